@@ -1,0 +1,29 @@
+"""The Django app: listing ``"otel_context"`` in ``INSTALLED_APPS`` is the whole set-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.signals import setting_changed
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "OTEL_CONTEXT":
+        from otel_context import conf  # noqa: PLC0415
+
+        conf.reset()
+
+
+class OtelContextConfig(AppConfig):
+    """Instruments Django with otel_context's hooks once the app registry is ready."""
+
+    name = "otel_context"
+    verbose_name = "OpenTelemetry request context"
+
+    def ready(self) -> None:
+        """Instrument Django (the handler builds its middleware chain after this)."""
+        from otel_context.django.instrumentation import instrument  # noqa: PLC0415
+
+        setting_changed.connect(_on_setting_changed, dispatch_uid="otel_context.conf")
+        instrument()

@@ -1,0 +1,131 @@
+"""Enable otel_context on Django: hooks, propagator and middleware, exactly once.
+
+``DjangoInstrumentor`` keeps one request hook and one response hook as class attributes of
+its middleware, and a second ``instrument()`` call only warns and drops the new hooks
+(opentelemetry-python-contrib #2296). So when Django is already instrumented (e.g. by
+``opentelemetry-instrument``), ours are chained onto the existing ones instead: both run,
+ours outermost (our scope is attached first and detached last).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from otel_context.conf import configure, get_config
+from otel_context.django import hooks
+from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
+from otel_context.propagation import install_propagator
+
+_logger = logging.getLogger(__name__)
+_lock = threading.Lock()
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+RequestHook = Callable[..., None]
+
+
+class _Chained:
+    """Two hooks run in order, each guarded; marked so we never chain ourselves twice."""
+
+    __slots__ = ("first", "second")
+
+    def __init__(self, first: RequestHook, second: RequestHook) -> None:
+        self.first, self.second = first, second
+
+    def __call__(self, *args: Any) -> None:
+        for hook in (self.first, self.second):
+            try:
+                hook(*args)
+            except Exception:
+                _logger.exception("otel_context: chained instrumentation hook %r failed", hook)
+
+
+def _contains(hook: object, ours: RequestHook) -> bool:
+    if hook is ours:
+        return True
+    return isinstance(hook, _Chained) and (
+        _contains(hook.first, ours) or _contains(hook.second, ours)
+    )
+
+
+def _middleware_class() -> Any:
+    from opentelemetry.instrumentation.django.middleware.otel_middleware import (  # noqa: PLC0415
+        _DjangoMiddleware,
+    )
+
+    return _DjangoMiddleware
+
+
+def _install_hooks(**instrument_kwargs: Any) -> None:
+    from opentelemetry.instrumentation.django import DjangoInstrumentor  # noqa: PLC0415
+
+    instrumentor = DjangoInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(
+            request_hook=hooks.request_hook, response_hook=hooks.response_hook, **instrument_kwargs
+        )
+        return
+    middleware = _middleware_class()
+    existing_request = middleware._otel_request_hook  # noqa: SLF001
+    existing_response = middleware._otel_response_hook  # noqa: SLF001
+    if not _contains(existing_request, hooks.request_hook):
+        middleware._otel_request_hook = (  # noqa: SLF001
+            _Chained(hooks.request_hook, existing_request)
+            if existing_request
+            else hooks.request_hook
+        )
+    if not _contains(existing_response, hooks.response_hook):
+        middleware._otel_response_hook = (  # noqa: SLF001
+            _Chained(existing_response, hooks.response_hook)
+            if existing_response
+            else hooks.response_hook
+        )
+
+
+def _install_middleware() -> None:
+    """Put ``IdentifiersMiddleware`` right after ``AuthenticationMiddleware`` unless listed."""
+    from django.conf import settings  # noqa: PLC0415
+
+    middleware = list(settings.MIDDLEWARE)
+    if MIDDLEWARE_PATH in middleware:
+        return
+    position = (
+        middleware.index(AUTH_MIDDLEWARE) + 1 if AUTH_MIDDLEWARE in middleware else len(middleware)
+    )
+    middleware.insert(position, MIDDLEWARE_PATH)
+    settings.MIDDLEWARE = middleware
+
+
+def instrument(**options: Any) -> None:
+    """Enable otel_context for Django; safe to call more than once.
+
+    Adding ``"otel_context"`` to ``INSTALLED_APPS`` calls this for you. Call it yourself to
+    pass options in code (they win over the ``OTEL_CONTEXT`` setting), before the WSGI/ASGI
+    handler is built (e.g. in ``wsgi.py`` before ``get_wsgi_application()``).
+
+    Args:
+        **options: Lower-case names of ``OTEL_CONTEXT`` options, e.g. ``user_id_field="uuid"``.
+            ``tracer_provider``, ``meter_provider`` and ``excluded_urls`` are passed on to
+            ``DjangoInstrumentor().instrument()`` when otel_context is the one instrumenting.
+
+    Raises:
+        otel_context.conf.ConfigurationError: an option has an unusable value.
+
+    .. versionadded:: 0.1.0
+    """
+    passthrough = {
+        key: options.pop(key)
+        for key in ("tracer_provider", "meter_provider", "excluded_urls")
+        if key in options
+    }
+    with _lock:
+        if options:
+            configure(**options)
+        else:
+            get_config()  # resolve now: a configuration error surfaces at start-up
+        install_propagator()
+        _install_hooks(**passthrough)
+        _install_middleware()

@@ -1,0 +1,212 @@
+"""The request scope: the single source of truth for a request's identifiers.
+
+One :class:`RequestScope` is attached to the OTel context when the request span starts and
+detached when it ends. Identifiers known later (after authentication, routing or
+:func:`bind` inside the view) *mutate* the scope instead of attaching a new context: under
+ASGI the view, the middleware and the hooks run in copies of the ``contextvars`` context,
+and a token attached in one copy cannot be reset from another. Every copy refers to the
+same scope object, so a late bind is visible everywhere and nothing needs detaching.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Final
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from otel_context import attributes
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from contextvars import Token
+
+SCOPE_KEY: Final = otel_context.create_key("otel_context.scope")
+#: Longest identifier value kept; longer ones are cut (ids are short; this bounds memory).
+MAX_VALUE_LENGTH: Final = 256
+
+_logger = logging.getLogger(__name__)
+Fields = dict[str, str]
+#: ``organisation__id``-style call-site spellings of the standard identifiers.
+STANDARD_ALIASES: Final = frozenset(key.replace(".", "__") for key in attributes.SERVER_OWNED)
+
+
+def coerce(value: object) -> str | None:
+    """Turn an identifier value into the string bound for it; ``None`` and ``""`` unbind."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text[:MAX_VALUE_LENGTH] or None
+
+
+class RequestScope:
+    """Identifiers of one unit of work (a request, a task), shared by every context copy.
+
+    Args:
+        span: The span the identifiers are written to as attributes, if any.
+        span_attributes: Whether :meth:`bind` writes attributes on *span*.
+    """
+
+    __slots__ = (
+        "_cache",
+        "_ids",
+        "_lock",
+        "closed",
+        "refresh",
+        "span",
+        "span_attributes",
+        "version",
+    )
+
+    def __init__(self, span: trace.Span | None = None, *, span_attributes: bool = True) -> None:
+        self._ids: dict[str, str] = {}
+        self._lock = threading.Lock()
+        #: (span, version, fields, call-site aliases): what the log processors add, per span.
+        self._cache: tuple[object, int, Fields, frozenset[str]] | None = None
+        self.version = 0
+        self.closed = False
+        self.span = span
+        self.span_attributes = span_attributes
+        #: Set by a framework adapter: picks up identifiers that became known lazily
+        #: (e.g. a user authenticated inside the view). Must be cheap and never raise.
+        self.refresh: Callable[[], None] | None = None
+
+    def bind(self, ids: Mapping[str, object]) -> None:
+        """Bind (or, with ``None``, unbind) identifiers; keys may use ``__`` for dots."""
+        with self._lock:
+            for key, raw in ids.items():
+                name, value = attributes.dotted(key), coerce(raw)
+                if value is None:
+                    self._ids.pop(name, None)
+                else:
+                    self._ids[name] = value
+                    self._set_attribute(name, value)
+            self.version += 1
+
+    def _set_attribute(self, name: str, value: str) -> None:
+        span = self.span
+        if self.span_attributes and span is not None and span.is_recording():
+            span.set_attribute(name, value)
+
+    def identifiers(self) -> dict[str, str]:
+        """A copy of the bound identifiers, after picking up lazily known ones."""
+        self._refresh()
+        return dict(self._ids)
+
+    def _refresh(self) -> None:
+        refresh = self.refresh
+        if refresh is not None and not self.closed:
+            try:
+                refresh()
+            except Exception:
+                self.refresh = None  # a broken adapter must not break every log line after it
+                _logger.exception("otel_context: refreshing identifiers failed; ids may be missing")
+
+    def fields(self, span: object) -> tuple[Fields, frozenset[str]]:
+        """Trace fields for *span* plus the identifiers, and their ``__`` aliases.
+
+        Cached until the span or the identifiers change, so a log event pays one comparison.
+        """
+        self._refresh()
+        cache = self._cache
+        if cache is not None and cache[0] is span and cache[1] == self.version:
+            return cache[2], cache[3]
+        version = self.version
+        fields = span_fields(span)
+        fields.update(self._ids)
+        aliases = STANDARD_ALIASES | {key.replace(".", "__") for key in self._ids}
+        self._cache = (span, version, fields, aliases)
+        return fields, aliases
+
+    def close(self) -> None:
+        """End the scope: it reads as empty from now on, even from a leaked context."""
+        self.closed = True
+        self.refresh = None
+        self.span = None
+        self._cache = None
+
+
+def span_fields(span: object) -> Fields:
+    """``trace_id`` and ``span_id`` of *span* as lower-case hex, or nothing for an invalid one."""
+    if not isinstance(span, trace.Span):
+        return {}
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
+        return {}
+    return {attributes.TRACE_ID: f"{ctx.trace_id:032x}", attributes.SPAN_ID: f"{ctx.span_id:016x}"}
+
+
+def current_scope(context: otel_context.Context | None = None) -> RequestScope | None:
+    """The open scope of the current (or given) context, if any."""
+    scope = otel_context.get_value(SCOPE_KEY, context)
+    if isinstance(scope, RequestScope) and not scope.closed:
+        return scope
+    return None
+
+
+def bind(**ids: object) -> bool:
+    """Bind identifiers to the current request (or task) scope.
+
+    Keys may use ``__`` for dots (``organisation__id=7`` binds ``organisation.id``); a value of
+    ``None`` unbinds the key. Outside any scope nothing is bound.
+
+    Returns:
+        Whether a scope was there to bind to.
+
+    .. versionadded:: 0.1.0
+    """
+    scope = current_scope()
+    if scope is None:
+        _logger.debug("otel_context.bind() outside a request scope: %s not bound", sorted(ids))
+        return False
+    scope.bind(ids)
+    return True
+
+
+def get_identifiers() -> dict[str, str]:
+    """The identifiers of the current request (or task) scope; empty outside one.
+
+    .. versionadded:: 0.1.0
+    """
+    scope = current_scope()
+    return {} if scope is None else scope.identifiers()
+
+
+def attach_scope(
+    scope: RequestScope, context: otel_context.Context | None = None
+) -> Token[otel_context.Context]:
+    """Make *scope* current on top of *context*; pair with :func:`detach_scope`."""
+    return otel_context.attach(otel_context.set_value(SCOPE_KEY, scope, context))
+
+
+def detach_scope(scope: RequestScope, token: Token[otel_context.Context]) -> None:
+    """Close *scope* and detach its token (never raises: OTel logs a failed detach)."""
+    scope.close()
+    otel_context.detach(token)
+
+
+@contextmanager
+def scoped(scope: RequestScope | None = None, **ids: object) -> Iterator[RequestScope]:
+    """Run a block inside a scope (a new one, closed at the end, unless one is given).
+
+    Use it for work outside a request (a task, a command) or to carry a request's scope into
+    another thread.
+
+    .. versionadded:: 0.1.0
+    """
+    owned = scope is None
+    scope = RequestScope(trace.get_current_span()) if scope is None else scope
+    if ids:
+        scope.bind(ids)
+    token = attach_scope(scope)
+    try:
+        yield scope
+    finally:
+        if owned:  # a scope handed in (e.g. the request's, shared with a thread) stays open
+            scope.close()
+        otel_context.detach(token)

@@ -1,0 +1,74 @@
+"""Fixtures: a private tracer provider per test, captured structlog events, clean contexts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from structlog.testing import LogCapture
+
+from otel_context import StructlogOTelProcessor, conf
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture
+def provider() -> Iterator[TracerProvider]:
+    """A private TracerProvider exporting to memory (see ``exporter``)."""
+    tracer_provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer_provider.exporter = exporter  # type: ignore[attr-defined]
+    yield tracer_provider
+    tracer_provider.shutdown()
+
+
+@pytest.fixture
+def exporter(provider: TracerProvider) -> InMemorySpanExporter:
+    return provider.exporter  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.fixture
+def tracer(provider: TracerProvider) -> trace.Tracer:
+    return provider.get_tracer("tests")
+
+
+@pytest.fixture
+def instrumented(provider: TracerProvider, monkeypatch: pytest.MonkeyPatch) -> TracerProvider:
+    """Route the Django instrumentation's spans (and views' ``trace.get_tracer``) to *provider*."""
+    from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+
+    monkeypatch.setattr(_DjangoMiddleware, "_tracer", provider.get_tracer("django"))
+    monkeypatch.setattr(trace, "get_tracer", lambda *a, **k: provider.get_tracer("tests"))
+    return provider
+
+
+@pytest.fixture
+def events() -> Iterator[list[dict[str, object]]]:
+    """structlog configured as a service would be, capturing every event dict."""
+    capture = LogCapture()
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, StructlogOTelProcessor(), capture],
+        cache_logger_on_first_use=False,
+    )
+    yield capture.entries  # type: ignore[misc]
+    structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _clean_context() -> Iterator[None]:
+    """Every test starts and must end with an empty OTel context and fresh configuration."""
+    conf.reset()
+    token = otel_context.attach(otel_context.Context())
+    yield
+    leaked = dict(otel_context.get_current())
+    otel_context.detach(token)
+    conf.reset()
+    assert leaked == {}, f"context leaked out of the test: {leaked}"

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from tests.testapp import views
+
+urlpatterns = [
+    path("plain/", views.plain),
+    path("orgs/<int:organisation_pk>/projects/<str:project_pk>/", views.plain),
+    path("environments/<str:environment_key>/", views.plain),
+    path("whoami/", views.whoami),
+    path("login/<str:username>/", views.login_as),
+    path("bind/", views.binds),
+    path("child/", views.child_span),
+    path("raises/", views.raises),
+    path("healthz/", views.plain),
+]

@@ -1,0 +1,56 @@
+"""Views the unit tests drive through the real Django handler and DjangoInstrumentor."""
+
+from __future__ import annotations
+
+import structlog
+from django.contrib.auth import get_user_model, login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from opentelemetry import trace
+
+import otel_context
+
+log = structlog.get_logger("tests.views")
+
+
+def _service_call() -> None:
+    """A function deep in the stack that receives no ids."""
+    log.info("service.called")
+
+
+def plain(request: HttpRequest, **kwargs: object) -> HttpResponse:
+    log.info("view.start")
+    _service_call()
+    return JsonResponse({"identifiers": otel_context.get_identifiers()})
+
+
+def whoami(request: HttpRequest) -> HttpResponse:
+    user = request.user  # touching the user loads the session
+    log.info("view.whoami", authenticated=user.is_authenticated)
+    return JsonResponse({"identifiers": otel_context.get_identifiers()})
+
+
+def login_as(request: HttpRequest, username: str) -> HttpResponse:
+    user = get_user_model().objects.get(username=username)
+    login(request, user)
+    log.info("view.logged_in")
+    return HttpResponse("ok")
+
+
+def binds(request: HttpRequest) -> HttpResponse:
+    otel_context.bind(order__id="o-1", feature="beta")
+    log.info("view.bound")
+    return JsonResponse({"identifiers": otel_context.get_identifiers()})
+
+
+def child_span(request: HttpRequest) -> HttpResponse:
+    tracer = trace.get_tracer("tests")
+    with tracer.start_as_current_span("child"):
+        log.info("view.in_child")
+    log.info("view.after_child")
+    return HttpResponse("ok")
+
+
+def raises(request: HttpRequest) -> HttpResponse:
+    log.info("view.before_raise")
+    msg = "view failed on purpose"
+    raise RuntimeError(msg)
