@@ -191,7 +191,7 @@ def detach_scope(scope: RequestScope, token: Token[otel_context.Context]) -> Non
 
 
 @contextmanager
-def scoped(scope: RequestScope | None = None, **ids: object) -> Iterator[RequestScope]:
+def scoped(scope: RequestScope | None = None, /, **ids: object) -> Iterator[RequestScope]:
     """Run a block inside a scope (a new one, closed at the end, unless one is given).
 
     Use it for work outside a request (a task, a command) or to carry a request's scope into

@@ -1,0 +1,167 @@
+"""Configuration: keyword > OTEL_CONTEXT setting > OTEL_CONTEXT_* environment > default."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pytest
+
+from otel_context import conf
+from otel_context.conf import OPTIONS, ConfigurationError, build_config
+
+
+def _cfg(
+    overrides: dict[str, Any] | None = None,
+    setting: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> conf.Config:
+    return build_config(overrides or {}, setting or {}, environ or {})
+
+
+class TestPrecedence:
+    def test_defaults(self) -> None:
+        """With nothing set, every option has its documented default."""
+        config = _cfg()
+        assert config.correlation_id_headers == ("Correlation-Id", "X-Request-ID")
+        assert config.user_id_field == "pk"
+        assert config.url_kwargs["project_pk"] == "project.id"
+        assert config.trust_upstream_identifiers is False
+        assert config.inbound_baggage_allow == ()
+
+    def test_keyword_beats_setting_beats_environment(self) -> None:
+        """The same option from three sources: the keyword wins, then the setting."""
+        environ = {"OTEL_CONTEXT_USER_ID_FIELD": "env"}
+        assert _cfg(environ=environ).user_id_field == "env"
+        assert _cfg(setting={"USER_ID_FIELD": "set"}, environ=environ).user_id_field == "set"
+        both = _cfg({"user_id_field": "kw"}, {"USER_ID_FIELD": "set"}, environ)
+        assert both.user_id_field == "kw"
+
+    def test_empty_environment_value_means_unset(self) -> None:
+        """OTel spec: an empty variable is as if unset."""
+        assert _cfg(environ={"OTEL_CONTEXT_USER_ID_FIELD": " "}).user_id_field == "pk"
+
+    def test_every_option_reads_its_environment_variable(self) -> None:
+        """Each option's env var name is OTEL_CONTEXT_<NAME>."""
+        assert {option.env_var for option in OPTIONS} == {
+            "OTEL_CONTEXT_" + option.name for option in OPTIONS
+        }
+
+
+class TestEnvironmentParsing:
+    @pytest.mark.parametrize(
+        ("name", "raw", "attr", "expected"),
+        [
+            ("TRUST_UPSTREAM_IDENTIFIERS", "TRUE", "trust_upstream_identifiers", True),
+            ("TRUST_UPSTREAM_IDENTIFIERS", "yes", "trust_upstream_identifiers", False),
+            ("TRUST_UPSTREAM_IDENTIFIERS", "1", "trust_upstream_identifiers", False),
+            ("SPAN_ATTRIBUTES", "false", "span_attributes", False),
+            (
+                "CORRELATION_ID_HEADERS",
+                "X-Req, X-Other",
+                "correlation_id_headers",
+                ("X-Req", "X-Other"),
+            ),
+            ("INBOUND_BAGGAGE_MAX_ENTRIES", "3", "inbound_baggage_max_entries", 3),
+            (
+                "INBOUND_BAGGAGE_ALLOW",
+                "amplitude.,ab*",
+                "inbound_baggage_allow",
+                ("amplitude.", "ab*"),
+            ),
+            ("URL_KWARGS", "team_pk=team.id", "url_kwargs", {"team_pk": "team.id"}),
+            (
+                "TRUSTED_NETWORKS",
+                "10.0.0.0/8,::1",
+                "trusted_networks",
+                (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1")),
+            ),
+        ],
+    )
+    def test_values(self, name: str, raw: str, attr: str, expected: object) -> None:
+        """Environment strings parse as the spec says (booleans: only 'true', any case)."""
+        assert getattr(_cfg(environ={"OTEL_CONTEXT_" + name: raw}), attr) == expected
+
+    def test_url_kwarg_lookup_from_environment(self) -> None:
+        """'lookup:dotted.path' in the env form names a lookup callable."""
+        config = _cfg(
+            environ={
+                "OTEL_CONTEXT_URL_KWARGS": "k=lookup:tests.testapp.identifiers.environment_by_key"
+            }
+        )
+        rule = config.url_kwargs["k"]
+        assert callable(rule)
+        assert rule("env-1") == {"environment.id": "1", "project.id": "p-1"}
+
+
+class TestDerivedKeys:
+    def test_application_keys_are_server_owned(self) -> None:
+        """Keys from URL_KWARGS and RESOLVERS are server-owned: clients cannot set them."""
+        config = _cfg(
+            setting={
+                "URL_KWARGS": {"team_pk": "team__id"},
+                "RESOLVERS": {"tenant__id": "tests.testapp.identifiers.tenant_from_header"},
+            }
+        )
+        assert {"team.id", "tenant.id", "user.id"} <= config.server_owned
+        assert config.url_kwargs == {"team_pk": "team.id"}
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("setting", "message"),
+        [
+            ({"USER_ID_FEILD": "pk"}, "unknown option(s) USER_ID_FEILD"),
+            ({"CORRELATION_ID_HEADERS": []}, "needs at least one header name"),
+            ({"CORRELATION_ID_HEADERS": "X-A"}, None),
+            ({"INBOUND_BAGGAGE_MAX_ENTRIES": -1}, "must not be negative"),
+            ({"INBOUND_BAGGAGE_MAX_ENTRIES": "many"}, "expected a whole number"),
+            ({"INBOUND_BAGGAGE_MAX_ENTRIES": True}, "expected a whole number"),
+            ({"SPAN_ATTRIBUTES": 1}, "expected a boolean"),
+            ({"RESOLVERS": {"x.id": "no.such.module.func"}}, "cannot import 'no.such.module.func'"),
+            ({"RESOLVERS": {"x.id": "tests.testapp.identifiers.CALLS"}}, "is not callable"),
+            ({"RESOLVERS": ["x"]}, "expected a mapping"),
+            ({"URL_KWARGS": {"k": 3}}, "expected an attribute name"),
+            ({"TRUSTED_NETWORKS": ["10.0.0.0/33"]}, "TRUSTED_NETWORKS"),
+            ({"CORRELATION_ID_GENERATOR": 5}, "expected a callable"),
+            ({"INBOUND_BAGGAGE_ALLOW": [1]}, "expected a list of strings"),
+            ({"USER_ID_FIELD": 5}, "expected a string"),
+        ],
+    )
+    def test_clear_error_naming_the_option(
+        self, setting: dict[str, Any], message: str | None
+    ) -> None:
+        """A bad value raises ConfigurationError that names the option; valid ones don't."""
+        if message is None:
+            assert _cfg(setting=setting).correlation_id_headers == ("X-A",)
+            return
+        with pytest.raises(ConfigurationError) as info:
+            _cfg(setting=setting)
+        assert message in str(info.value)
+
+    def test_bad_environment_pairs(self) -> None:
+        """A malformed key=value list in the environment names the variable."""
+        with pytest.raises(ConfigurationError, match="OTEL_CONTEXT_RESOLVERS"):
+            _cfg(environ={"OTEL_CONTEXT_RESOLVERS": "no-equals-sign"})
+
+    def test_setting_must_be_a_dict(self, settings: Any) -> None:
+        """OTEL_CONTEXT = 'x' is refused clearly."""
+        settings.OTEL_CONTEXT = "x"
+        with pytest.raises(ConfigurationError, match="must be a dict"):
+            conf.get_config()
+
+
+class TestCaching:
+    def test_override_settings_is_picked_up(self, settings: Any) -> None:
+        """Django's setting_changed signal resets the cached configuration."""
+        assert conf.get_config().user_id_field == "pk"
+        settings.OTEL_CONTEXT = {"USER_ID_FIELD": "username"}
+        assert conf.get_config().user_id_field == "username"
+
+    def test_configure_sets_keyword_overrides(self) -> None:
+        """configure(**kw) (what instrument(**kw) calls) wins over the setting."""
+        try:
+            assert conf.configure(user_id_field="email").user_id_field == "email"
+        finally:
+            conf.configure()
+        assert conf.get_config().user_id_field == "pk"

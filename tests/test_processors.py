@@ -1,0 +1,161 @@
+"""StructlogOTelProcessor, called directly with plain event dicts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from otel_context import StructlogOTelProcessor
+from otel_context.scope import SCOPE_KEY, RequestScope, scoped
+
+IDS = {"correlation.id": "c-1", "user.id": "42", "organisation.id": "7"}
+
+
+def process(event: dict[str, Any]) -> dict[str, Any]:
+    return dict(StructlogOTelProcessor()(None, "info", event))
+
+
+class TestOutsideARequest:
+    def test_adds_nothing_without_span_or_scope(self) -> None:
+        """No span, no scope: the event is returned as it came."""
+        assert process({"event": "hi", "a": 1}) == {"event": "hi", "a": 1}
+
+    def test_adds_trace_ids_of_a_valid_span(self, tracer: trace.Tracer) -> None:
+        """A span without a request scope (a task, a command): trace ids only."""
+        with tracer.start_as_current_span("job") as span:
+            event = process({"event": "hi"})
+        ctx = span.get_span_context()
+        assert event == {
+            "event": "hi",
+            "trace_id": f"{ctx.trace_id:032x}",
+            "span_id": f"{ctx.span_id:016x}",
+        }
+
+    def test_invalid_span_adds_nothing(self) -> None:
+        """The non-recording INVALID_SPAN has no ids worth logging."""
+        with trace.use_span(trace.INVALID_SPAN):
+            assert process({"event": "hi"}) == {"event": "hi"}
+
+
+class TestInsideAScope:
+    def test_adds_trace_ids_and_identifiers(self, tracer: trace.Tracer) -> None:
+        """Inside a scope: trace_id, span_id and every identifier, dotted."""
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+            event = process({"event": "hi"})
+        assert event["trace_id"] == f"{span.get_span_context().trace_id:032x}"
+        assert {key: event[key] for key in IDS} == IDS
+
+    def test_child_span_has_its_own_span_id(self, tracer: trace.Tracer) -> None:
+        """The cache must not serve the parent's span_id inside a child span."""
+        processor = StructlogOTelProcessor()
+        with tracer.start_as_current_span("req") as parent, scoped(RequestScope(parent), **IDS):
+            before = processor(None, "info", {})["span_id"]
+            with tracer.start_as_current_span("child") as child:
+                inside = processor(None, "info", {})["span_id"]
+            after = processor(None, "info", {})["span_id"]
+        assert before == after == f"{parent.get_span_context().span_id:016x}"
+        assert inside == f"{child.get_span_context().span_id:016x}"
+
+    def test_late_bind_is_seen_by_the_next_event(self, tracer: trace.Tracer) -> None:
+        """The cache is keyed on the scope version: a bind shows on the very next event."""
+        processor = StructlogOTelProcessor()
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span)) as scope:
+            assert "user.id" not in processor(None, "info", {})
+            scope.bind({"user.id": 5})
+            assert processor(None, "info", {})["user.id"] == "5"
+            scope.bind({"user.id": None})
+            assert "user.id" not in processor(None, "info", {})
+
+    def test_call_site_keys_win(self, tracer: trace.Tracer) -> None:
+        """setdefault semantics: what the call site passed is kept."""
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+            event = process({"event": "hi", "user.id": "call-site", "trace_id": "mine"})
+        assert event["user.id"] == "call-site"
+        assert event["trace_id"] == "mine"
+        assert event["organisation.id"] == "7"
+
+    def test_double_underscore_call_site_key_is_the_dotted_key(self, tracer: trace.Tracer) -> None:
+        """organisation__id=9 at the call site becomes organisation.id=9 and wins."""
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+            event = process({"event": "hi", "organisation__id": "9", "app__key": "k"})
+        assert event["organisation.id"] == "9"
+        assert "organisation__id" not in event
+        assert event["app__key"] == "k", "only identifier keys are renamed"
+
+    def test_double_underscore_is_mapped_outside_a_request_too(self) -> None:
+        """The same event shape whether or not a request is current."""
+        assert process({"user__id": "3"}) == {"user.id": "3"}
+
+    def test_closed_scope_reads_as_empty(self, tracer: trace.Tracer) -> None:
+        """A scope leaked in some context copy adds nothing once its request ended."""
+        scope = RequestScope()
+        scope.bind(IDS)
+        scope.close()
+        token = otel_context.attach(otel_context.set_value(SCOPE_KEY, scope))
+        try:
+            assert process({"event": "late"}) == {"event": "late"}
+        finally:
+            otel_context.detach(token)
+
+
+class TestNeverRaises:
+    def test_broken_refresh_still_emits_the_event(
+        self, tracer: trace.Tracer, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A refresh hook that raises: the event keeps the ids known so far, no exception."""
+
+        def broken() -> None:
+            msg = "adapter bug"
+            raise RuntimeError(msg)
+
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS) as s:
+            s.refresh = broken
+            event = process({"event": "hi"})
+            again = process({"event": "again"})
+        assert event["user.id"] == again["user.id"] == "42"
+        assert s.refresh is None, "a broken refresh is switched off after its first failure"
+        assert "refreshing identifiers failed" in caplog.text
+
+    def test_garbage_in_the_context_is_ignored(self) -> None:
+        """Something that is not a scope under our key does not break logging."""
+        token = otel_context.attach(otel_context.set_value(SCOPE_KEY, object()))
+        try:
+            assert process({"event": "hi"}) == {"event": "hi"}
+        finally:
+            otel_context.detach(token)
+
+    def test_internal_error_is_logged_once_and_the_event_survives(
+        self,
+        tracer: trace.Tracer,
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """An unexpected failure inside the processor loses only the fields."""
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS) as s:
+            monkeypatch.setattr(s, "_ids", None)  # corrupt the scope: fields() raises
+            with caplog.at_level(logging.ERROR):
+                event = process({"event": "hi"})
+        assert event == {"event": "hi"}
+        assert "adding trace ids and identifiers to a log event failed" in caplog.text
+
+
+class TestInAPipeline:
+    def test_works_in_processor_formatter_for_stdlib_records(self, tracer: trace.Tracer) -> None:
+        """foreign_pre_chain: a stdlib record gets the same dotted keys as a structlog event."""
+        formatter = structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[StructlogOTelProcessor()],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(sort_keys=True),
+            ],
+        )
+        record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "slow", (), None)
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+            line = formatter.format(record)
+        assert '"user.id": "42"' in line
+        assert f'"trace_id": "{span.get_span_context().trace_id:032x}"' in line

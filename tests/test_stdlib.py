@@ -1,0 +1,52 @@
+"""OTelContextFilter: the same fields on plain stdlib records."""
+
+from __future__ import annotations
+
+import logging
+
+from opentelemetry import trace
+
+from otel_context import OTelContextFilter
+from otel_context.scope import RequestScope, scoped
+from otel_context.stdlib import STANDARD_RECORD_ATTRIBUTES
+
+FORMAT = "%(trace_id)s %(span_id)s %(correlation_id)s %(user_id)s %(message)s"
+
+
+def _record(**extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "hello", (), None)
+    record.__dict__.update(extra)
+    return record
+
+
+class TestOTelContextFilter:
+    def test_defaults_outside_a_request_so_format_strings_never_fail(self) -> None:
+        """Every standard attribute exists, set to the default."""
+        record = _record()
+        assert OTelContextFilter().filter(record) is True
+        assert logging.Formatter(FORMAT).format(record) == "- - - - hello"
+        for name in STANDARD_RECORD_ATTRIBUTES:
+            assert getattr(record, name) == "-"
+
+    def test_ids_inside_a_request(self, tracer: trace.Tracer) -> None:
+        """trace ids and identifiers, underscored for format strings."""
+        record = _record()
+        with (
+            tracer.start_as_current_span("req") as span,
+            scoped(
+                RequestScope(span), **{"correlation.id": "c-9", "user.id": "5", "tenant.id": "t"}
+            ),
+        ):
+            OTelContextFilter(default="").filter(record)
+        ctx = span.get_span_context()
+        line = logging.Formatter(FORMAT).format(record)
+        assert line == f"{ctx.trace_id:032x} {ctx.span_id:016x} c-9 5 hello"
+        assert record.tenant_id == "t"  # type: ignore[attr-defined]
+        assert record.organisation_id == ""  # type: ignore[attr-defined]
+
+    def test_extra_wins(self, tracer: trace.Tracer) -> None:
+        """A value passed with extra= is not overwritten."""
+        record = _record(user_id="from-extra")
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), user__id="5"):
+            OTelContextFilter().filter(record)
+        assert record.user_id == "from-extra"  # type: ignore[attr-defined]
