@@ -222,7 +222,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "RESOLVERS",
         {},
         _resolvers,
-        "Attribute -> callable (request) -> str | None, run after authentication and routing.",
+        "Attribute -> callable (request) returning an id or None, run after auth and routing.",
     ),
     Option(
         "INBOUND_BAGGAGE_ALLOW",
