@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from otel_context.conf import Config, IpNetwork
+from otel_context.patterns import key_allowed
 
 
 @dataclass(slots=True)
@@ -47,16 +48,6 @@ def peer_is_trusted(peer: str | None, networks: tuple[IpNetwork, ...]) -> bool:
     return any(address in network for network in networks)
 
 
-def _allowed(key: str, allow: tuple[str, ...]) -> bool:
-    for rule in allow:
-        if rule.endswith("*"):
-            if key.startswith(rule[:-1]):
-                return True
-        elif key == rule or (rule.endswith(".") and key.startswith(rule)):
-            return True
-    return False
-
-
 def _identifier(key: str, value: str) -> str | None:
     if key == CORRELATION_ID:
         return correlation.accept(value)
@@ -79,7 +70,7 @@ def filter_inbound(
                 result.dropped += 1
             else:
                 result.identifiers[key] = accepted
-        elif _allowed(key, config.inbound_baggage_allow) and value.isprintable():
+        elif key_allowed(key, config.inbound_baggage_allow) and value.isprintable():
             if len(result.kept) < config.inbound_baggage_max_entries:
                 result.kept[key] = value
             else:

@@ -175,6 +175,17 @@ class Option:
         return ENV_PREFIX + self.name
 
 
+#: Our own services by default: single-label names (compose / k8s short names), loopback,
+#: and the private-use ``.internal`` and cluster-local suffixes. Never the public internet.
+DEFAULT_OUTBOUND_HOSTS: Final = (
+    "*",
+    "localhost",
+    "127.0.0.1",
+    "::1",
+    "**.internal",
+    "**.svc.cluster.local",
+)
+
 _DEFAULT_URL_KWARGS: Final = {
     f"{name}_{suffix}": f"{name}.id"
     for name in ("organisation", "project", "environment")
@@ -255,6 +266,24 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "CIDRs whose requests the trust options apply to; empty: every peer.",
     ),
     Option(
+        "OUTBOUND_BAGGAGE_HOSTS",
+        DEFAULT_OUTBOUND_HOSTS,
+        _strings,
+        "Hosts that receive baggage: exact names, '*' = one DNS label, '**' = any labels.",
+    ),
+    Option(
+        "OUTBOUND_BAGGAGE_KEYS",
+        ("*",),
+        _strings,
+        "Identifiers sent to those hosts (exact, or prefix ending in '.' or '*').",
+    ),
+    Option(
+        "OUTBOUND_BAGGAGE_TO_UNKNOWN",
+        False,
+        _bool,
+        "Send baggage when the destination is unknown (no URL on the client span).",
+    ),
+    Option(
         "SPAN_ATTRIBUTES", True, _bool, "Write the identifiers as attributes of the request span."
     ),
     Option(
@@ -283,6 +312,9 @@ class Config:
     inbound_baggage_max_value_length: int
     trust_upstream_identifiers: bool
     trusted_networks: tuple[IpNetwork, ...]
+    outbound_baggage_hosts: tuple[str, ...]
+    outbound_baggage_keys: tuple[str, ...]
+    outbound_baggage_to_unknown: bool
     span_attributes: bool
     propagate_identifiers: bool
     server_owned: frozenset[str] = field(default=attributes.SERVER_OWNED)

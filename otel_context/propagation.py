@@ -1,9 +1,10 @@
-"""A text-map propagator wrapper that sends the request's identifiers as baggage.
+"""Outgoing and incoming ``baggage``: the propagator wrapper and a safer W3C baggage codec.
 
 Late identifiers (bound after authentication or inside the view) live in the request scope,
 not in the OTel baggage object, so whatever injects outgoing ``baggage`` must read the scope.
-Wrapping the global propagator does that for every instrumentation that injects headers
-(requests, httpx, urllib3, Celery), and is where the outbound policy applies.
+:class:`IdentifierPropagator` wraps the global propagator to do that for every
+instrumentation that injects headers (requests, httpx, urllib3), and applies the outbound
+policy there: baggage goes only to our own hosts; ``traceparent`` always goes.
 
 .. versionadded:: 0.1.0
 """
@@ -11,33 +12,139 @@ Wrapping the global propagator does that for every instrumentation that injects 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Final
+from urllib.parse import quote, unquote, urlsplit
 
-from opentelemetry import baggage, propagate
+from opentelemetry import baggage, propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context, get_current
 from opentelemetry.propagators import textmap
+from opentelemetry.propagators.composite import CompositePropagator
 
-from otel_context.conf import get_config
+from otel_context.conf import Config, get_config
+from otel_context.patterns import host_allowed, key_allowed
 from otel_context.scope import current_scope
 
 if TYPE_CHECKING:
-    from opentelemetry.context import Context
+    from collections.abc import Mapping
 
 _logger = logging.getLogger(__name__)
 
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VALUE: Final = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
 
-def with_identifiers(context: Context | None = None) -> Context | None:
-    """*context* with the current scope's identifiers merged into its baggage."""
-    scope = current_scope(context)
-    if scope is None or not get_config().propagate_identifiers:
+
+class SafeBaggagePropagator(W3CBaggagePropagator):
+    """W3C baggage with two fixes over the SDK's propagator.
+
+    - Values are percent-decoded, not form-decoded: a ``+`` stays a ``+``
+      (opentelemetry-python #5566), and encoding uses ``%20`` for spaces.
+    - A header over the limits is ignored without logging its content (the SDK logs the
+      whole client-supplied header at WARNING). Trace context is extracted separately and
+      is unaffected.
+    """
+
+    def extract(
+        self,
+        carrier: textmap.CarrierT,
+        context: Context | None = None,
+        getter: textmap.Getter[textmap.CarrierT] = textmap.default_getter,
+    ) -> Context:
+        """Add the carrier's valid baggage entries to *context*."""
+        context = get_current() if context is None else context
+        values = getter.get(carrier, self._BAGGAGE_HEADER_NAME)
+        header = values[0] if values else None
+        if not header:
+            return context
+        if len(header) > self._MAX_HEADER_LENGTH:
+            _logger.warning(
+                "baggage header of %d bytes ignored (limit %d)",
+                len(header),
+                self._MAX_HEADER_LENGTH,
+            )
+            return context
+        for name, value in parse_baggage(header, self._MAX_PAIRS, self._MAX_PAIR_LENGTH).items():
+            context = baggage.set_baggage(name, value, context)
         return context
-    merged = context
-    for key, value in scope.identifiers().items():
-        merged = baggage.set_baggage(key, value, merged)
+
+    def inject(
+        self,
+        carrier: textmap.CarrierT,
+        context: Context | None = None,
+        setter: textmap.Setter[textmap.CarrierT] = textmap.default_setter,
+    ) -> None:
+        """Write the context's baggage, percent-encoded, within the W3C limits."""
+        header = encode_baggage(baggage.get_all(context), self._MAX_PAIRS, self._MAX_HEADER_LENGTH)
+        if header:
+            setter.set(carrier, self._BAGGAGE_HEADER_NAME, header)
+
+
+def parse_baggage(header: str, max_pairs: int = 180, max_pair_length: int = 4096) -> dict[str, str]:
+    """Parse a W3C ``baggage`` header; invalid members are skipped, properties ignored."""
+    entries: dict[str, str] = {}
+    for member in header.split(",")[: max_pairs * 2]:
+        if len(entries) >= max_pairs:
+            break
+        if len(member) > max_pair_length:
+            continue
+        name, sep, rest = member.partition("=")
+        name, value = name.strip(" \t"), rest.split(";", 1)[0].strip(" \t")
+        if sep and _TOKEN.fullmatch(name) and _VALUE.fullmatch(value):
+            entries[name] = unquote(value, errors="replace")
+    return entries
+
+
+def encode_baggage(
+    entries: Mapping[str, object], max_pairs: int = 180, max_length: int = 8192
+) -> str:
+    """Encode baggage entries as a W3C header value, dropping what does not fit."""
+    parts: list[str] = []
+    length = 0
+    for name, value in entries.items():
+        part = f"{quote(name, safe='')}={quote(str(value), safe='')}"
+        if len(parts) >= max_pairs or length + len(part) + 1 > max_length:
+            break
+        parts.append(part)
+        length += len(part) + 1
+    return ",".join(parts)
+
+
+def destination_host(context: Context | None = None) -> str | None:
+    """The host an outgoing call goes to, from the client span the instrumentation started."""
+    attributes = getattr(trace.get_current_span(context), "attributes", None)
+    if not attributes:
+        return None
+    for key in ("server.address", "net.peer.name"):
+        if attributes.get(key):
+            return str(attributes[key])
+    for key in ("url.full", "http.url"):
+        if attributes.get(key):
+            return urlsplit(str(attributes[key])).hostname
+    return None
+
+
+def outbound_context(context: Context | None, config: Config) -> Context:
+    """*context* with the baggage the outbound policy lets go to the destination."""
+    host = destination_host(context)
+    allowed = (
+        config.outbound_baggage_to_unknown
+        if host is None
+        else host_allowed(host, config.outbound_baggage_hosts)
+    )
+    if not allowed:
+        return baggage.clear(context)  # third parties get trace context, never our baggage
+    merged = get_current() if context is None else context
+    scope = current_scope(context)
+    if scope is not None and config.propagate_identifiers:
+        for key, value in scope.identifiers().items():
+            if key_allowed(key, config.outbound_baggage_keys):
+                merged = baggage.set_baggage(key, value, merged)
     return merged
 
 
 class IdentifierPropagator(textmap.TextMapPropagator):
-    """Delegates to *inner*, adding the request's identifiers to what it injects.
+    """Delegates to *inner*, injecting the baggage the outbound policy allows.
 
     Args:
         inner: The propagator to wrap (usually the global composite one).
@@ -52,7 +159,7 @@ class IdentifierPropagator(textmap.TextMapPropagator):
         context: Context | None = None,
         getter: textmap.Getter[textmap.CarrierT] = textmap.default_getter,
     ) -> Context:
-        """Delegate; inbound policy applies where the request scope starts."""
+        """Delegate; the inbound policy applies where the request scope starts."""
         return self.inner.extract(carrier, context, getter)
 
     def inject(
@@ -61,11 +168,12 @@ class IdentifierPropagator(textmap.TextMapPropagator):
         context: Context | None = None,
         setter: textmap.Setter[textmap.CarrierT] = textmap.default_setter,
     ) -> None:
-        """Inject through *inner* with the identifiers in the baggage; never raises for them."""
+        """Inject through *inner*; if the policy fails, inject no baggage rather than all."""
         try:
-            context = with_identifiers(context)
+            context = outbound_context(context, get_config())
         except Exception:
-            _logger.exception("otel_context: adding identifiers to outgoing baggage failed")
+            _logger.exception("otel_context: applying the outbound baggage policy failed")
+            context = baggage.clear(context)
         self.inner.inject(carrier, context, setter)
 
     @property
@@ -74,11 +182,20 @@ class IdentifierPropagator(textmap.TextMapPropagator):
         return self.inner.fields
 
 
+def _with_safe_baggage(propagator: textmap.TextMapPropagator) -> textmap.TextMapPropagator:
+    if type(propagator) is W3CBaggagePropagator:
+        return SafeBaggagePropagator()
+    inner = getattr(propagator, "_propagators", None)  # CompositePropagator keeps its list here
+    if isinstance(propagator, CompositePropagator) and isinstance(inner, list):
+        return CompositePropagator([_with_safe_baggage(p) for p in inner])
+    return propagator
+
+
 def install_propagator() -> IdentifierPropagator:
-    """Wrap the global propagator once; later calls return the installed wrapper."""
+    """Wrap the global propagator once (with the safe baggage codec); return the wrapper."""
     current = propagate.get_global_textmap()
     if isinstance(current, IdentifierPropagator):
         return current
-    wrapper = IdentifierPropagator(current)
+    wrapper = IdentifierPropagator(_with_safe_baggage(current))
     propagate.set_global_textmap(wrapper)
     return wrapper

@@ -65,10 +65,10 @@ def events() -> Iterator[list[dict[str, object]]]:
 @pytest.fixture(autouse=True)
 def _clean_context() -> Iterator[None]:
     """Every test starts and must end with an empty OTel context and fresh configuration."""
-    conf.reset()
+    conf.configure()  # no keyword overrides, configuration read anew
     token = otel_context.attach(otel_context.Context())
     yield
     leaked = dict(otel_context.get_current())
     otel_context.detach(token)
-    conf.reset()
+    conf.configure()
     assert leaked == {}, f"context leaked out of the test: {leaked}"
