@@ -53,13 +53,14 @@ class DjangoIdentifiers:
     Calling it is the cheap per-event check: has the user changed since we last looked?
     """
 
-    __slots__ = ("_retry", "_user", "config", "request", "scope")
+    __slots__ = ("_local_user", "_retry", "_user", "config", "request", "scope")
 
     def __init__(self, request: HttpRequest, scope: RequestScope, config: Config) -> None:
         self.request = request
         self.scope = scope
         self.config = config
         self._user: object | None = None
+        self._local_user = False  # whether user.id was bound from this request's own user
         self._retry: tuple[str, ...] = ()
 
     def __call__(self) -> None:
@@ -71,6 +72,9 @@ class DjangoIdentifiers:
 
     def _on_user(self, user: object | None) -> None:
         uid = user_id(user, self.config.user_id_field)
+        if uid is None and not self._local_user:
+            return  # nobody authenticated here: keep a trusted upstream hop's user.id, if any
+        self._local_user = uid is not None
         ids: dict[str, object] = {USER_ID: uid}
         if uid is not None and self._retry:
             retry, self._retry = self._retry, ()

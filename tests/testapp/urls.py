@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tests.testapp import views
+from tests.testapp import outbound, views
 
 urlpatterns = [
     path("plain/", views.plain),
@@ -12,4 +12,5 @@ urlpatterns = [
     path("child/", views.child_span),
     path("raises/", views.raises),
     path("healthz/", views.plain),
+    path("call-out/", outbound.call_out),
 ]
