@@ -8,7 +8,9 @@ from pathlib import Path
 from otel_context.conf import OPTIONS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-ROW = re.compile(r"^\| `(?P<name>[A-Z_]+)` \| `(?P<env>[A-Z_]+)` \| (?P<default>.*?) \| (?P<doc>.*) \|$")
+ROW = re.compile(
+    r"^\| `(?P<name>[A-Z_]+)` \| `(?P<env>[A-Z_]+)` \| (?P<default>.*?) \| (?P<doc>.*) \|$"
+)
 
 
 def _table_rows() -> dict[str, dict[str, str]]:
