@@ -47,6 +47,11 @@ def user_id(user: object, field: str | None) -> str | None:
     return coerce(getattr(user, field, None))
 
 
+def _found(values: Mapping[str, object]) -> dict[str, object]:
+    """Only what a resolver found: ``None`` means "not known here", never "unbind"."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
 class DjangoIdentifiers:
     """Derives one request's identifiers into its scope; installed as ``scope.refresh``.
 
@@ -78,7 +83,7 @@ class DjangoIdentifiers:
         ids: dict[str, object] = {USER_ID: uid}
         if uid is not None and self._retry:
             retry, self._retry = self._retry, ()
-            ids.update(self._resolve(retry))
+            ids.update(_found(self._resolve(retry)))
         self.scope.bind(ids)
 
     def on_view(self, view_kwargs: Mapping[str, Any]) -> None:
@@ -86,7 +91,7 @@ class DjangoIdentifiers:
         ids = self._from_url_kwargs(view_kwargs)
         resolved = self._resolve(tuple(self.config.resolvers))
         self._retry = tuple(name for name in self.config.resolvers if resolved.get(name) is None)
-        ids.update({key: value for key, value in resolved.items() if value is not None})
+        ids.update(_found(resolved))
         self.scope.bind(ids)
         self()
 

@@ -94,3 +94,23 @@ class TestSpoofedBaggage:
             assert event.get("organisation.id") in {None, "1"}
         whoami = [e for e in events if e["event"] == "view.whoami"]
         assert whoami[0]["user.id"] == pk
+
+
+class TestResolverRetry:
+    def test_a_resolver_finding_nothing_after_login_keeps_url_kwarg_ids(
+        self,
+        alice_client: tuple[Client, str],
+        events: list[dict[str, object]],
+        settings: pytest.FixtureRequest,
+    ) -> None:
+        """Regression: the retry after a late user load must not unbind ids it did not find."""
+        settings.OTEL_CONTEXT = {  # type: ignore[attr-defined]
+            "URL_KWARGS": {"organisation_pk": "organisation.id"},
+            "RESOLVERS": {"organisation.id": "tests.testapp.identifiers.tenant_from_header"},
+        }
+        client, pk = alice_client
+        events.clear()
+        client.get("/orgs/5/whoami/")
+        (event,) = events
+        assert event["user.id"] == pk
+        assert event["organisation.id"] == "5"

@@ -7,6 +7,7 @@ urlpatterns = [
     path("orgs/<int:organisation_pk>/projects/<str:project_pk>/", views.plain),
     path("environments/<str:environment_key>/", views.plain),
     path("whoami/", views.whoami),
+    path("orgs/<int:organisation_pk>/whoami/", views.whoami),
     path("login/<str:username>/", views.login_as),
     path("bind/", views.binds),
     path("child/", views.child_span),

@@ -23,7 +23,7 @@ def plain(request: HttpRequest, **kwargs: object) -> HttpResponse:
     return JsonResponse({"identifiers": otel_context.get_identifiers()})
 
 
-def whoami(request: HttpRequest) -> HttpResponse:
+def whoami(request: HttpRequest, **kwargs: object) -> HttpResponse:
     user = request.user  # touching the user loads the session
     log.info("view.whoami", authenticated=user.is_authenticated)
     return JsonResponse({"identifiers": otel_context.get_identifiers()})

@@ -1,0 +1,64 @@
+"""Views: each logs a few events; the ids on them come from otel_context, not from here."""
+
+from __future__ import annotations
+
+import structlog
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+
+import otel_context
+from example.app import services
+from example.app.identifiers import sdk_environment
+
+log = structlog.get_logger(__name__)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@require_GET
+@login_required
+def project_detail(request: HttpRequest, organisation_pk: int, project_pk: int) -> JsonResponse:
+    log.info("project.requested")
+    project = services.find_project(request.user, organisation_pk, project_pk)
+    if project is None:
+        raise Http404
+    summary = services.summarise_project(project)
+    log.info("project.served", features=len(summary["features"]))
+    return JsonResponse({"project": summary, "identifiers": otel_context.get_identifiers()})
+
+
+@require_GET
+@login_required
+def environment_flags(request: HttpRequest, environment_api_key: str) -> JsonResponse:
+    log.info("environment.flags.requested")
+    environment = services.find_environment(request.user, environment_api_key)
+    if environment is None:
+        raise Http404
+    flags = services.evaluate_flags(environment)
+    log.info("environment.flags.served", count=len(flags))
+    return JsonResponse({"flags": flags, "identifiers": otel_context.get_identifiers()})
+
+
+@require_GET
+def sdk_flags(request: HttpRequest) -> JsonResponse:
+    """SDK endpoint: the environment key header is the only credential; there is no user."""
+    environment = sdk_environment(request)  # cached: the RESOLVERS already looked it up
+    if environment is None:
+        log.info("sdk.rejected")
+        return JsonResponse({"detail": "unknown environment key"}, status=401)
+    identifier = request.GET.get("identifier") or None
+    if identifier:
+        otel_context.bind(identity__identifier=identifier)  # known only now, mid-request
+    log.info("sdk.flags.requested")
+    flags = services.evaluate_flags(environment, identifier)
+    log.info("sdk.flags.served", count=len(flags))
+    return JsonResponse({"flags": flags, "identifiers": otel_context.get_identifiers()})
+
+
+def boom(request: HttpRequest) -> HttpResponse:
+    log.info("boom.requested", authenticated=request.user.is_authenticated)
+    services.explode()

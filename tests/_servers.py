@@ -1,0 +1,75 @@
+"""Real server processes for integration tests, built on :mod:`example.runner`.
+
+``example.runner`` does the process work (free port, readiness, graceful stop) because the
+demo needs it too; this module adds what tests want: context managers that always stop the
+server, a migrated and seeded database, and a cheap per-test copy of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from example.runner import (
+    Service,
+    ServiceFiles,
+    prepare_database,
+    read_json_lines,
+    start_gunicorn,
+    stop_process,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+__all__ = [
+    "Service",
+    "ServiceFiles",
+    "copy_db",
+    "migrated_example_db",
+    "read_json_lines",
+    "running_gunicorn",
+    "stop_process",
+    "user_ids",
+]
+
+
+@contextlib.contextmanager
+def running_gunicorn(files: ServiceFiles, **options: Any) -> Iterator[Service]:
+    """Run gunicorn (gthread) on the example app for the block; stopped gracefully after it.
+
+    *options* go to :func:`example.runner.start_gunicorn` (``workers``, ``threads``, ``env``).
+    After the block, ``service.process.returncode`` is gunicorn's exit status and the log and
+    span files are complete (the workers flushed their spans on exit).
+    """
+    service = start_gunicorn(files, **options)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def migrated_example_db(directory: Path, users: int = 0) -> Path:
+    """A migrated, seeded example database in *directory*, with *users* token users."""
+    files = ServiceFiles.in_dir(directory)
+    prepare_database(files, load_users=users)
+    return files.db
+
+
+def copy_db(template: Path, target: Path) -> Path:
+    """Copy a SQLite database with SQLite's backup API (consistent even in WAL mode)."""
+    with (
+        contextlib.closing(sqlite3.connect(template)) as source,
+        contextlib.closing(sqlite3.connect(target)) as copy,
+    ):
+        source.backup(copy)
+    return target
+
+
+def user_ids(db: Path) -> dict[str, str]:
+    """Username -> primary key (as the string bound for ``user.id``) of every user in *db*."""
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        rows = connection.execute("SELECT username, id FROM auth_user").fetchall()
+    return {username: str(pk) for username, pk in rows}

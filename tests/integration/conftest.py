@@ -1,0 +1,28 @@
+"""Fixtures for integration tests: one seeded example database per session, copied per test."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests._servers import ServiceFiles, copy_db, migrated_example_db
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+#: Token users seeded for the load tests (user000 ... user399).
+LOAD_USERS = 400
+
+
+@pytest.fixture(scope="session")
+def example_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return migrated_example_db(tmp_path_factory.mktemp("example-db"), users=LOAD_USERS)
+
+
+@pytest.fixture
+def example_files(tmp_path: Path, example_db_template: Path) -> ServiceFiles:
+    """A fresh directory for one server run, holding its own copy of the seeded database."""
+    files = ServiceFiles.in_dir(tmp_path / "service")
+    copy_db(example_db_template, files.db)
+    return files
