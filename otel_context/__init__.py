@@ -11,15 +11,20 @@ from otel_context.processors import StructlogOTelProcessor
 from otel_context.propagation import IdentifierPropagator
 from otel_context.scope import RequestScope, bind, get_identifiers, scoped
 from otel_context.stdlib import OTelContextFilter
+from otel_context.threads import ContextExecutor, with_context
+from otel_context.work import background
 
 __all__ = [
     "ConfigurationError",
+    "ContextExecutor",
     "IdentifierPropagator",
     "OTelContextFilter",
     "RequestScope",
     "StructlogOTelProcessor",
+    "background",
     "bind",
     "get_identifiers",
     "instrument",
     "scoped",
+    "with_context",
 ]

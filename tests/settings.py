@@ -11,6 +11,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
+    "rest_framework",
+    "rest_framework.authtoken",
     "otel_context",
     "tests.testapp",
 ]

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opentelemetry import baggage
+from opentelemetry import context as otel_context
 
 from otel_context import correlation
 from otel_context.attributes import CORRELATION_ID
 from otel_context.baggage import filter_inbound, peer_is_trusted
 from otel_context.conf import get_config
 from otel_context.django.identifiers import DjangoIdentifiers
+from otel_context.django.streaming import hand_over
 from otel_context.scope import RequestScope, attach_scope, detach_scope
 
 if TYPE_CHECKING:
@@ -95,6 +97,7 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
     state = request.__dict__.pop(STATE_ATTR, None)
     if not isinstance(state, RequestState):
         return
+    handed_over = False
     try:
         state.identifiers()  # the user may have been loaded since the last log event
         config = get_config()
@@ -104,7 +107,13 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
             or config.correlation_id_headers[0]
         )
         response[header] = state.correlation_id
+        if getattr(response, "streaming", False):
+            hand_over(response, state.scope, span)  # type: ignore[arg-type]
+            handed_over = True
     except Exception:
         _logger.exception("otel_context: response_hook failed")
     finally:
-        detach_scope(state.scope, state.token)
+        if handed_over:
+            otel_context.detach(state.token)  # the body's wrapper closes the scope when done
+        else:
+            detach_scope(state.scope, state.token)

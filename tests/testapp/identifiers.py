@@ -28,3 +28,12 @@ def tenant_from_header(request: HttpRequest) -> str | None:
         msg = "resolver exploded"
         raise RuntimeError(msg)
     return value
+
+
+def organisation_of_user(request: HttpRequest) -> str | None:
+    """A user-dependent resolver that never loads the user itself."""
+    from otel_context.django.identifiers import loaded_user
+
+    user = loaded_user(request)
+    pk = getattr(user, "pk", None)
+    return None if pk is None or not getattr(user, "is_authenticated", False) else f"org-of-{pk}"

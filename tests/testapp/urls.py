@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tests.testapp import outbound, views
+from tests.testapp import context_views, outbound, views
 
 urlpatterns = [
     path("plain/", views.plain),
@@ -14,4 +14,10 @@ urlpatterns = [
     path("raises/", views.raises),
     path("healthz/", views.plain),
     path("call-out/", outbound.call_out),
+    path("drf/token/", context_views.TokenView.as_view()),
+    path("drf/api-key/", context_views.ApiKeyView.as_view()),
+    path("stream/", context_views.streaming),
+    path("stream-async/", context_views.async_streaming),
+    path("async/orgs/<int:organisation_pk>/", context_views.async_view),
+    path("threads/", context_views.in_thread_pool),
 ]
