@@ -23,6 +23,7 @@ class OtelContextConfig(AppConfig):
 
     def ready(self) -> None:
         """Instrument Django (the handler builds its middleware chain after this)."""
+        from otel_context.django import checks  # noqa: F401, PLC0415 - registers the checks
         from otel_context.django.instrumentation import instrument  # noqa: PLC0415
 
         setting_changed.connect(_on_setting_changed, dispatch_uid="otel_context.conf")

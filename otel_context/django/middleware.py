@@ -14,8 +14,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
+from otel_context.django.checks import ASGI_HINT, asgi_supported
 from otel_context.django.hooks import request_state
 
 _logger = logging.getLogger(__name__)
@@ -32,6 +35,9 @@ class IdentifiersMiddleware:
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
         if iscoroutinefunction(get_response):
+            if not asgi_supported():  # fail at start-up rather than trace nothing
+                msg = f"otel_context: ASGI needs opentelemetry-instrumentation-asgi. {ASGI_HINT}"
+                raise ImproperlyConfigured(msg)
             markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> Any:
@@ -48,8 +54,18 @@ class IdentifiersMiddleware:
         """Derive identifiers from the resolved view; never raises into the request."""
         state = request_state(request)
         if state is None:
+            self._check_asgi(request)
             return
         try:
             state.identifiers.on_view(view_kwargs)
         except Exception:
             _logger.exception("otel_context: deriving identifiers after routing failed")
+
+    def _check_asgi(self, request: HttpRequest) -> None:
+        if (
+            isinstance(request, ASGIRequest)
+            and not type(self)._warned_asgi
+            and not asgi_supported()
+        ):
+            type(self)._warned_asgi = True
+            _logger.error("otel_context: ASGI requests are not traced. %s", ASGI_HINT)
