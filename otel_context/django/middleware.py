@@ -9,6 +9,7 @@ capable and adds no work to the request/response path itself.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -61,11 +62,13 @@ class IdentifiersMiddleware:
         except Exception:
             _logger.exception("otel_context: deriving identifiers after routing failed")
 
-    def _check_asgi(self, request: HttpRequest) -> None:
-        if (
-            isinstance(request, ASGIRequest)
-            and not type(self)._warned_asgi
-            and not asgi_supported()
-        ):
-            type(self)._warned_asgi = True
-            _logger.error("otel_context: ASGI requests are not traced. %s", ASGI_HINT)
+    @staticmethod
+    def _check_asgi(request: HttpRequest) -> None:
+        if isinstance(request, ASGIRequest) and not asgi_supported():
+            report_untraced_asgi()
+
+
+@functools.cache
+def report_untraced_asgi() -> None:
+    """Log, once per process, that ASGI requests go untraced."""
+    _logger.error("otel_context: ASGI requests are not traced. %s", ASGI_HINT)
