@@ -1,0 +1,89 @@
+"""The framework-agnostic request lifecycle: begin when the server span starts, end with it.
+
+Framework adapters (``otel_context.django``, ``otel_context.flask``) call :func:`begin` from
+their instrumentation's request hook and :func:`end` from its response hook; everything
+between the two knows nothing of the framework.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from opentelemetry import baggage
+
+from otel_context import correlation
+from otel_context.attributes import CORRELATION_ID
+from otel_context.baggage import filter_inbound, peer_is_trusted
+from otel_context.scope import RequestScope, attach_scope, detach_scope
+
+if TYPE_CHECKING:
+    from contextvars import Token
+
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span
+
+    from otel_context.conf import Config
+
+DROPPED_ATTRIBUTE = "otel_context.baggage.dropped"
+HeaderGetter = Callable[[str], "str | None"]
+
+
+@dataclass(slots=True)
+class Request:
+    """One request's scope, its context token and its correlation id."""
+
+    scope: RequestScope
+    token: Token[Context]
+    correlation_id: str
+    #: The request header the correlation id came in, ``None`` if generated.
+    correlation_header: str | None
+
+    def response_header(self, config: Config) -> tuple[str, str]:
+        """The response header (name, value) that echoes the correlation id."""
+        name = (
+            config.correlation_id_response_header
+            or self.correlation_header
+            or config.correlation_id_headers[0]
+        )
+        return name, self.correlation_id
+
+
+def begin(span: Span, get_header: HeaderGetter, peer: str | None, config: Config) -> Request:
+    """Filter inbound baggage, derive the correlation id, and attach the request scope.
+
+    Args:
+        span: The server span the instrumentation just made current.
+        get_header: Reads a request header by name (``None`` if absent).
+        peer: The client's IP address, for ``TRUSTED_NETWORKS``.
+        config: The resolved configuration.
+
+    Returns:
+        What :func:`end` needs; the adapter keeps it on its request object.
+    """
+    trusted_peer = peer_is_trusted(peer, config.trusted_networks)
+    inbound = filter_inbound(baggage.get_all(), config, trusted_peer=trusted_peer)
+    cid, header = correlation.from_headers(
+        get_header,
+        config.correlation_id_headers,
+        trusted=config.trust_correlation_id and trusted_peer,
+        generator=config.correlation_id_generator,
+    )
+    if header is None and CORRELATION_ID in inbound.identifiers:
+        cid = inbound.identifiers[CORRELATION_ID]  # a trusted upstream hop's id
+    scope = RequestScope(span, span_attributes=config.span_attributes)
+    scope.bind({**inbound.identifiers, CORRELATION_ID: cid})
+    context = baggage.clear()
+    for key, value in {**inbound.kept, CORRELATION_ID: cid}.items():
+        context = baggage.set_baggage(key, value, context)
+    if inbound.dropped and span.is_recording():
+        span.set_attribute(DROPPED_ATTRIBUTE, inbound.dropped)
+    return Request(scope, attach_scope(scope, context), cid, header)
+
+
+def end(request: Request) -> None:
+    """Close the request scope and detach it (last in, first out)."""
+    detach_scope(request.scope, request.token)
