@@ -129,3 +129,25 @@ def instrument(**options: Any) -> None:
         install_propagator()
         _install_hooks(**passthrough)
         _install_middleware()
+
+
+def post_instrument() -> None:
+    """Zero-code entry point, run by ``opentelemetry-instrument`` after every instrumentor.
+
+    Registered in the ``opentelemetry_post_instrument`` entry-point group, so
+    ``opentelemetry-instrument gunicorn app.wsgi`` gets otel_context's hooks with no code.
+    Configuration is resolved lazily (``OTEL_CONTEXT_*`` variables, or the setting): the
+    application's modules cannot be imported this early. If ``"otel_context"`` is also in
+    ``INSTALLED_APPS``, its ``ready()`` finds everything installed and adds nothing.
+    """
+    try:
+        from opentelemetry.instrumentation.django import DjangoInstrumentor  # noqa: PLC0415
+
+        if not DjangoInstrumentor().is_instrumented_by_opentelemetry:
+            return  # not a Django process, or Django instrumentation disabled
+        with _lock:
+            install_propagator()
+            _install_hooks()
+            _install_middleware()
+    except Exception:
+        _logger.exception("otel_context: zero-code set-up failed; Django requests have no ids")
