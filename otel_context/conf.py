@@ -343,6 +343,17 @@ def _django_setting() -> Mapping[str, object]:
     return value
 
 
+def _did_you_mean(unknown: list[str]) -> str:
+    import difflib  # noqa: PLC0415 - only on the error path
+
+    hints = [
+        f"{name} -> {match[0]}"
+        for name in unknown
+        if (match := difflib.get_close_matches(name, list(_BY_NAME), n=1))
+    ]
+    return f" (did you mean: {', '.join(hints)}?)" if hints else ""
+
+
 def build_config(
     overrides: Mapping[str, object] | None = None,
     setting: Mapping[str, object] | None = None,
@@ -359,7 +370,7 @@ def build_config(
     for source, names in (("instrument()", overrides), (SETTING_NAME, setting)):
         unknown = sorted(set(names) - set(_BY_NAME))
         if unknown:
-            msg = f"{source}: unknown option(s) {', '.join(unknown)}"
+            msg = f"{source}: unknown option(s) {', '.join(unknown)}{_did_you_mean(unknown)}"
             raise ConfigurationError(msg)
     values: dict[str, object] = {}
     for option in OPTIONS:

@@ -1,17 +1,31 @@
 """Django system checks: mistakes that would otherwise fail silently.
 
+- ``otel_context.E001``: ASGI without ``opentelemetry-instrumentation-asgi`` traces nothing.
+- ``otel_context.E002``: an ``OTEL_CONTEXT`` option is unknown (with "did you mean") or unusable.
+- ``otel_context.E003``: a middleware is listed twice.
+- ``otel_context.W001``: the OpenTelemetry middleware is not first (earlier ones run untraced).
+- ``otel_context.E004``: ``StructlogOTelProcessor`` runs after the renderer.
+- ``otel_context.W002``: structlog is configured without ``StructlogOTelProcessor``.
+
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
 
+from otel_context.conf import ConfigurationError, build_config
+
 ASGI_HINT = "pip install 'otel-context[asgi]' (it brings opentelemetry-instrumentation-asgi)."
+OTEL_MIDDLEWARE = (
+    "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
+)
+Messages = list[checks.CheckMessage]
 
 
 def asgi_supported() -> bool:
@@ -20,7 +34,7 @@ def asgi_supported() -> bool:
 
 
 @checks.register(checks.Tags.compatibility)
-def check_asgi(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_asgi(app_configs: Any = None, **kwargs: Any) -> Messages:
     """ASGI without opentelemetry-instrumentation-asgi traces nothing, silently."""
     if getattr(settings, "ASGI_APPLICATION", None) and not asgi_supported():
         return [
@@ -30,6 +44,88 @@ def check_asgi(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessa
                 "and no identifiers.",
                 hint=ASGI_HINT,
                 id="otel_context.E001",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """Every OTEL_CONTEXT option exists and has a usable value (resolvers import)."""
+    try:
+        build_config()
+    except ConfigurationError as exc:
+        hint = "See the settings table in otel_context's README."
+        return [checks.Error(str(exc), hint=hint, id="otel_context.E002")]
+    return []
+
+
+@checks.register(checks.Tags.compatibility)
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """No middleware twice; the OpenTelemetry middleware first."""
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    messages: Messages = [
+        checks.Error(
+            f"{path} is listed {count} times in MIDDLEWARE.",
+            hint="List it once; otel_context inserts its own middleware if it is missing.",
+            id="otel_context.E003",
+        )
+        for path, count in Counter(middleware).items()
+        if count > 1 and (path == OTEL_MIDDLEWARE or path.startswith("otel_context."))
+    ]
+    if OTEL_MIDDLEWARE in middleware and middleware.index(OTEL_MIDDLEWARE) != 0:
+        messages.append(
+            checks.Warning(
+                "The OpenTelemetry middleware is not first in MIDDLEWARE: the middleware "
+                "before it runs outside the request span and its log lines have no ids.",
+                hint="Leave DjangoInstrumentor's default middleware_position (0).",
+                id="otel_context.W001",
+            )
+        )
+    return messages
+
+
+def _is_renderer(processor: object) -> bool:
+    import structlog  # noqa: PLC0415
+
+    renderers = (
+        structlog.processors.JSONRenderer,
+        structlog.processors.KeyValueRenderer,
+        structlog.processors.LogfmtRenderer,
+        structlog.dev.ConsoleRenderer,
+    )
+    wrap = structlog.stdlib.ProcessorFormatter.wrap_for_formatter
+    return isinstance(processor, renderers) or processor is wrap
+
+
+@checks.register(checks.Tags.compatibility)
+def check_structlog(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """StructlogOTelProcessor is in structlog's chain, before the renderer."""
+    import structlog  # noqa: PLC0415
+
+    from otel_context.processors import StructlogOTelProcessor  # noqa: PLC0415
+
+    if not structlog.is_configured():
+        return []
+    processors = list(structlog.get_config()["processors"])
+    ours = [i for i, p in enumerate(processors) if isinstance(p, StructlogOTelProcessor)]
+    renderers = [i for i, p in enumerate(processors) if _is_renderer(p)]
+    if not ours:
+        return [
+            checks.Warning(
+                "structlog is configured without otel_context.StructlogOTelProcessor: "
+                "events will not carry trace ids or identifiers.",
+                hint="Add StructlogOTelProcessor() before the renderer.",
+                id="otel_context.W002",
+            )
+        ]
+    if renderers and ours[0] > renderers[0]:
+        return [
+            checks.Error(
+                "StructlogOTelProcessor comes after the renderer in structlog's processors: "
+                "the event is already a string when it runs.",
+                hint="Move StructlogOTelProcessor() before the renderer.",
+                id="otel_context.E004",
             )
         ]
     return []

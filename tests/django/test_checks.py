@@ -56,3 +56,113 @@ class TestAsgiWithoutTheExtra:
         settings.ASGI_APPLICATION = "example.asgi.application"  # type: ignore[attr-defined]
         assert checks.check_asgi() == []
         call_command("check")
+
+
+def _ids(messages: list[object]) -> list[str]:
+    return [message.id for message in messages]  # type: ignore[attr-defined]
+
+
+class TestSettingsCheck:
+    @pytest.mark.parametrize(
+        ("setting", "fragment"),
+        [
+            ({"USER_ID_FEILD": "pk"}, "did you mean: USER_ID_FEILD -> USER_ID_FIELD"),
+            ({"RESOLVERS": {"x.id": "no.such.module.func"}}, "cannot import 'no.such.module.func'"),
+            ({"INBOUND_BAGGAGE_MAX_ENTRIES": "many"}, "expected a whole number"),
+        ],
+    )
+    def test_broken_setting_reported(
+        self, settings: pytest.FixtureRequest, setting: dict[str, object], fragment: str
+    ) -> None:
+        """Unknown keys (with a suggestion), resolvers that don't import, bad values: E002."""
+        settings.OTEL_CONTEXT = setting  # type: ignore[attr-defined]
+        (message,) = checks.check_settings()
+        assert message.id == "otel_context.E002"
+        assert fragment in message.msg
+
+    def test_silent_on_a_valid_setting(self) -> None:
+        """The test project's own setting passes."""
+        assert checks.check_settings() == []
+
+
+class TestMiddlewareCheck:
+    def test_duplicated_middleware(self, settings: pytest.FixtureRequest) -> None:
+        """Our middleware twice: E003."""
+        settings.MIDDLEWARE = [*settings.MIDDLEWARE, middleware.PATH]  # type: ignore[attr-defined]
+        assert _ids(checks.check_middleware()) == ["otel_context.E003"]
+
+    def test_otel_middleware_not_first(self, settings: pytest.FixtureRequest) -> None:
+        """Sessions before the OTel middleware: W001."""
+        current = list(settings.MIDDLEWARE)  # type: ignore[attr-defined]
+        current.remove(checks.OTEL_MIDDLEWARE)
+        settings.MIDDLEWARE = [current[0], checks.OTEL_MIDDLEWARE, *current[1:]]  # type: ignore[attr-defined]
+        assert _ids(checks.check_middleware()) == ["otel_context.W001"]
+
+    def test_silent_on_the_installed_order(self) -> None:
+        """What INSTALLED_APPS set up passes."""
+        assert checks.check_middleware() == []
+
+
+class TestStructlogCheck:
+    @pytest.fixture(autouse=True)
+    def _reset(self) -> object:
+        import structlog
+
+        yield
+        structlog.reset_defaults()
+
+    def test_processor_after_renderer(self) -> None:
+        """Renderer first, ours after: E004."""
+        import structlog
+
+        from otel_context import StructlogOTelProcessor
+
+        structlog.configure(
+            processors=[structlog.processors.JSONRenderer(), StructlogOTelProcessor()]
+        )
+        assert _ids(checks.check_structlog()) == ["otel_context.E004"]
+
+    def test_processor_missing(self) -> None:
+        """No StructlogOTelProcessor at all: W002."""
+        import structlog
+
+        structlog.configure(processors=[structlog.processors.JSONRenderer()])
+        assert _ids(checks.check_structlog()) == ["otel_context.W002"]
+
+    def test_silent_when_placed_right(self) -> None:
+        """Ours before the renderer (also behind ProcessorFormatter.wrap_for_formatter)."""
+        import structlog
+
+        from otel_context import StructlogOTelProcessor
+
+        structlog.configure(
+            processors=[
+                StructlogOTelProcessor(),
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            ]
+        )
+        assert checks.check_structlog() == []
+
+
+class TestExampleProject:
+    def test_example_project_is_silent(self) -> None:
+        """manage.py check on the example project reports nothing of ours."""
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "example.settings", "PYTHONPATH": str(root)}
+        env["EXAMPLE_DB"] = os.devnull
+        result = subprocess.run(
+            [sys.executable, "-m", "django", "check", "--fail-level", "WARNING"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "otel_context" not in result.stdout + result.stderr
