@@ -121,3 +121,17 @@ def _report_failure() -> None:
         _logger.error("otel_context: adding trace ids and identifiers to a log event failed")
     finally:
         _reentry.active = False
+
+
+def is_renderer(processor: object) -> bool:
+    """Whether *processor* is one of structlog's renderers (the end of a chain)."""
+    import structlog  # noqa: PLC0415 - only checks and test helpers ask
+
+    renderers = (
+        structlog.processors.JSONRenderer,
+        structlog.processors.KeyValueRenderer,
+        structlog.processors.LogfmtRenderer,
+        structlog.dev.ConsoleRenderer,
+    )
+    wrap = structlog.stdlib.ProcessorFormatter.wrap_for_formatter
+    return isinstance(processor, renderers) or processor is wrap

@@ -15,6 +15,8 @@ from structlog.testing import LogCapture
 
 from otel_context import StructlogOTelProcessor, conf
 
+pytest_plugins = ["pytester"]
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 

@@ -85,31 +85,18 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> Messages:
     return messages
 
 
-def _is_renderer(processor: object) -> bool:
-    import structlog  # noqa: PLC0415
-
-    renderers = (
-        structlog.processors.JSONRenderer,
-        structlog.processors.KeyValueRenderer,
-        structlog.processors.LogfmtRenderer,
-        structlog.dev.ConsoleRenderer,
-    )
-    wrap = structlog.stdlib.ProcessorFormatter.wrap_for_formatter
-    return isinstance(processor, renderers) or processor is wrap
-
-
 @checks.register(checks.Tags.compatibility)
 def check_structlog(app_configs: Any = None, **kwargs: Any) -> Messages:
     """StructlogOTelProcessor is in structlog's chain, before the renderer."""
     import structlog  # noqa: PLC0415
 
-    from otel_context.processors import StructlogOTelProcessor  # noqa: PLC0415
+    from otel_context.processors import StructlogOTelProcessor, is_renderer  # noqa: PLC0415
 
     if not structlog.is_configured():
         return []
     processors = list(structlog.get_config()["processors"])
     ours = [i for i, p in enumerate(processors) if isinstance(p, StructlogOTelProcessor)]
-    renderers = [i for i, p in enumerate(processors) if _is_renderer(p)]
+    renderers = [i for i, p in enumerate(processors) if is_renderer(p)]
     if not ours:
         return [
             checks.Warning(
