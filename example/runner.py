@@ -164,6 +164,41 @@ def start_gunicorn(
     return service
 
 
+def start_uvicorn(
+    files: ServiceFiles,
+    *,
+    env: dict[str, str] | None = None,
+    ready_timeout: float = 30,
+    graceful_timeout: float = 10,
+) -> Service:
+    """Start uvicorn (one process) on a free port with ``example.asgi``; wait for it.
+
+    Lifespan is on: ``example.asgi`` flushes its spans on the lifespan shutdown. The access
+    log is off (the app logs its requests). On SIGTERM uvicorn shuts down gracefully, then
+    re-raises the signal: a graceful stop exits with ``-SIGTERM``.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "example.asgi:application",
+        "--fd",
+        "{fd}",
+        "--lifespan",
+        "on",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        str(graceful_timeout),
+    ]
+    service = start_server(command, files, env)
+    try:
+        wait_until_ready(service, ready_timeout)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
 def wait_until_ready(service: Service, timeout: float) -> None:
     """Poll ``/healthz`` until it answers 200; raise if the process dies or time runs out."""
     deadline = time.monotonic() + timeout

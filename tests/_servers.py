@@ -17,6 +17,7 @@ from example.runner import (
     prepare_database,
     read_json_lines,
     start_gunicorn,
+    start_uvicorn,
     stop_process,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "migrated_example_db",
     "read_json_lines",
     "running_gunicorn",
+    "running_uvicorn",
     "stop_process",
     "user_ids",
 ]
@@ -45,6 +47,21 @@ def running_gunicorn(files: ServiceFiles, **options: Any) -> Iterator[Service]:
     span files are complete (the workers flushed their spans on exit).
     """
     service = start_gunicorn(files, **options)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@contextlib.contextmanager
+def running_uvicorn(files: ServiceFiles, **options: Any) -> Iterator[Service]:
+    """Run uvicorn (one process, Django's ASGI handler) on the example app for the block.
+
+    *options* go to :func:`example.runner.start_uvicorn` (``env``, ``graceful_timeout``).
+    After the block the server has stopped (``-SIGTERM`` after a graceful shutdown) and the
+    log and span files are complete (spans are flushed on the lifespan shutdown).
+    """
+    service = start_uvicorn(files, **options)
     try:
         yield service
     finally:

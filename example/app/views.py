@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
+from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
@@ -12,6 +15,8 @@ from example.app import services
 from example.app.identifiers import sdk_environment
 
 log = structlog.get_logger(__name__)
+#: Longest pause ``async_work`` accepts between its events.
+MAX_PAUSE_MS = 2000
 
 
 @require_GET
@@ -62,3 +67,39 @@ def sdk_flags(request: HttpRequest) -> JsonResponse:
 def boom(request: HttpRequest) -> HttpResponse:
     log.info("boom.requested", authenticated=request.user.is_authenticated)
     services.explode()
+
+
+def _authenticated_user(request: HttpRequest) -> object | None:
+    user = request.user  # evaluating it may query the database: call it from a thread
+    return user if user.is_authenticated else None
+
+
+def _pause_s(request: HttpRequest) -> float:
+    try:
+        pause_ms = int(request.GET.get("sleep_ms", "5"))
+    except ValueError:
+        pause_ms = 5
+    return min(max(pause_ms, 0), MAX_PAUSE_MS) / 1000
+
+
+@require_GET
+async def async_work(request: HttpRequest) -> HttpResponse:
+    """An async view: pauses between its events and binds ``job.id`` mid-request.
+
+    ``?job=<id>`` is bound after the first pause; ``?sleep_ms=<n>`` sets each pause (default 5).
+    A client disconnect cancels it mid-pause: it logs that and lets the cancellation through.
+    """
+    if await sync_to_async(_authenticated_user)(request) is None:
+        return JsonResponse({"detail": "authentication required"}, status=401)
+    pause = _pause_s(request)
+    log.info("async.started")
+    try:
+        await asyncio.sleep(pause)
+        otel_context.bind(job__id=request.GET.get("job") or None)
+        log.info("async.bound")
+        await asyncio.sleep(pause)
+    except asyncio.CancelledError:
+        log.info("async.cancelled")
+        raise
+    log.info("async.finished")
+    return JsonResponse({"identifiers": otel_context.get_identifiers()})
