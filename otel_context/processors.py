@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace.propagation import _SPAN_KEY  # public get_current_span() costs 2 calls
 
+from otel_context import attributes
 from otel_context.scope import SCOPE_KEY, STANDARD_ALIASES, Fields, RequestScope, span_fields
 
 if TYPE_CHECKING:
@@ -48,6 +49,42 @@ def current_fields() -> tuple[Fields, frozenset[str]]:
     return span_fields(span), STANDARD_ALIASES
 
 
+def _ecs_names(fields: Fields) -> Fields:
+    """Elastic Common Schema names: ``trace.id``, ``span.id``, ``http.request.id``, ``labels.*``."""
+    mapped: Fields = {}
+    for key, value in fields.items():
+        name = _ECS.get(key)
+        mapped[name or "labels." + key.replace(".", "_")] = value
+    return mapped
+
+
+_ECS: Final = {
+    attributes.TRACE_ID: "trace.id",
+    attributes.SPAN_ID: "span.id",
+    attributes.CORRELATION_ID: "http.request.id",
+    attributes.USER_ID: "user.id",
+}
+#: ``field_names=`` choices. "default" and "otel" are the same: snake_case trace fields as in
+#: the OTel log data model, identifiers as OTel attribute names.
+FIELD_NAMES: Final[dict[str, Callable[[Fields], Fields] | None]] = {
+    "default": None,
+    "otel": None,
+    "ecs": _ecs_names,
+}
+
+
+def field_mapper(field_names: str) -> Callable[[Fields], Fields] | None:
+    """The renaming for a ``field_names`` choice (``None``: keep the default names).
+
+    Raises:
+        ValueError: an unknown choice.
+    """
+    if field_names not in FIELD_NAMES:
+        msg = f"field_names must be one of {sorted(FIELD_NAMES)}, got {field_names!r}"
+        raise ValueError(msg)
+    return FIELD_NAMES[field_names]
+
+
 class StructlogOTelProcessor:
     """A structlog processor adding ``trace_id``, ``span_id`` and the request's identifiers.
 
@@ -59,14 +96,22 @@ class StructlogOTelProcessor:
 
     Place it before the renderer; it also works in ``ProcessorFormatter(foreign_pre_chain=...)``.
 
+    Args:
+        field_names: ``"default"`` (or ``"otel"``): ``trace_id``, ``span_id`` and the dotted
+            identifiers. ``"ecs"``: Elastic Common Schema names for log backends such as ELK
+            (``trace.id``, ``span.id``, ``http.request.id``, ``user.id``, ``labels.<name>``).
+
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_last_span",)
+    __slots__ = ("_last_span", "_mapped", "_mapper")
 
-    def __init__(self) -> None:
+    def __init__(self, *, field_names: str = "default") -> None:
         # Outside a scope: the last span seen and its fields (a tuple, swapped atomically).
         self._last_span: tuple[object, Fields] = (None, {})
+        self._mapper = field_mapper(field_names)
+        # The last fields renamed and their renaming: renamed once per span / scope version.
+        self._mapped: tuple[object, Fields] = (None, {})
 
     def __call__(
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
@@ -84,6 +129,8 @@ class StructlogOTelProcessor:
                 fields, aliases = self._span_fields(span), STANDARD_ALIASES
             if not aliases.isdisjoint(event_dict):
                 _rename_aliases(event_dict, aliases)
+            if self._mapper is not None:
+                fields = self._renamed(fields)
             if fields.keys().isdisjoint(event_dict):
                 event_dict.update(fields)
             else:
@@ -92,6 +139,13 @@ class StructlogOTelProcessor:
         except Exception:
             _report_failure()
         return event_dict
+
+    def _renamed(self, fields: Fields) -> Fields:
+        source, renamed = self._mapped
+        if source is not fields and self._mapper is not None:
+            renamed = self._mapper(fields)
+            self._mapped = (fields, renamed)
+        return renamed
 
     def _span_fields(self, span: object) -> Fields:
         last_span, fields = self._last_span

@@ -17,7 +17,7 @@ import logging
 from typing import Final
 
 from otel_context import attributes
-from otel_context.processors import current_fields
+from otel_context.processors import current_fields, field_mapper
 
 STANDARD_RECORD_ATTRIBUTES: Final = tuple(
     key.replace(".", "_")
@@ -31,21 +31,30 @@ class OTelContextFilter(logging.Filter):
     Args:
         name: As for :class:`logging.Filter`.
         default: Value of the standard attributes when there is nothing to add.
+        field_names: ``"default"``: underscored attributes for format strings. ``"ecs"``:
+            Elastic Common Schema names (``trace.id``, ``http.request.id``, ``labels.*``) as
+            record attributes, for JSON formatters that emit a record's extra attributes.
     """
 
-    def __init__(self, name: str = "", *, default: str = "-") -> None:
+    def __init__(self, name: str = "", *, default: str = "-", field_names: str = "default") -> None:
         super().__init__(name)
         self.default = default
+        self.mapper = field_mapper(field_names)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Annotate *record*; always keeps it."""
         values = record.__dict__
         try:
             fields, _ = current_fields()
+            if self.mapper is not None:
+                for key, value in self.mapper(fields).items():
+                    values.setdefault(key, value)
+                return True
             for key, value in fields.items():
                 values.setdefault(key.replace(".", "_"), value)
         except Exception:  # a filter that raises would lose the record
             logging.getLogger(__name__).debug("otel_context filter failed", exc_info=True)
-        for name in STANDARD_RECORD_ATTRIBUTES:
-            values.setdefault(name, self.default)
+        if self.mapper is None:
+            for name in STANDARD_RECORD_ATTRIBUTES:
+                values.setdefault(name, self.default)
         return True

@@ -159,3 +159,36 @@ class TestInAPipeline:
             line = formatter.format(record)
         assert '"user.id": "42"' in line
         assert f'"trace_id": "{span.get_span_context().trace_id:032x}"' in line
+
+
+class TestFieldNames:
+    def test_ecs_names(self, tracer: trace.Tracer) -> None:
+        """ECS: trace.id, span.id, http.request.id, user.id, labels for the rest."""
+        processor = StructlogOTelProcessor(field_names="ecs")
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+            event = dict(processor(None, "info", {"event": "hi"}))
+            child_ids = []
+            with tracer.start_as_current_span("child") as child:
+                child_ids.append(processor(None, "info", {})["span.id"])
+        ctx = span.get_span_context()
+        assert event == {
+            "event": "hi",
+            "trace.id": f"{ctx.trace_id:032x}",
+            "span.id": f"{ctx.span_id:016x}",
+            "http.request.id": "c-1",
+            "user.id": "42",
+            "labels.organisation_id": "7",
+        }
+        assert child_ids == [f"{child.get_span_context().span_id:016x}"]
+
+    def test_otel_names_are_the_default(self, tracer: trace.Tracer) -> None:
+        """'otel' and 'default' produce the same event."""
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+            otel = dict(StructlogOTelProcessor(field_names="otel")(None, "info", {}))
+            default = dict(StructlogOTelProcessor()(None, "info", {}))
+        assert otel == default
+
+    def test_unknown_choice_is_refused(self) -> None:
+        """A typo in field_names fails at configuration time, not per event."""
+        with pytest.raises(ValueError, match="field_names must be one of"):
+            StructlogOTelProcessor(field_names="elastic")

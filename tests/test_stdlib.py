@@ -50,3 +50,15 @@ class TestOTelContextFilter:
         with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), user__id="5"):
             OTelContextFilter().filter(record)
         assert record.user_id == "from-extra"  # type: ignore[attr-defined]
+
+    def test_ecs_names_on_the_record(self, tracer: trace.Tracer) -> None:
+        """field_names='ecs' puts ECS names on the record for JSON formatters."""
+        record = _record()
+        with (
+            tracer.start_as_current_span("req") as span,
+            scoped(RequestScope(span), **{"correlation.id": "c-9", "user.id": "5"}),
+        ):
+            OTelContextFilter(field_names="ecs").filter(record)
+        assert record.__dict__["http.request.id"] == "c-9"
+        assert record.__dict__["trace.id"] == f"{span.get_span_context().trace_id:032x}"
+        assert "user_id" not in record.__dict__
