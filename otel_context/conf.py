@@ -11,147 +11,46 @@ Environment values follow the OTel spec: empty means unset, booleans are true on
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any, Final
 
 from otel_context import attributes
+from otel_context._parsers import (
+    ConfigurationError,
+    IpNetwork,
+    UrlKwargRule,
+    as_bool,
+    as_callable,
+    as_header_names,
+    as_int,
+    as_networks,
+    as_optional_str,
+    as_resolvers,
+    as_strings,
+    as_url_kwargs,
+)
+
+__all__ = [
+    "DEFAULT_OUTBOUND_HOSTS",
+    "ENV_PREFIX",
+    "OPTIONS",
+    "SETTING_NAME",
+    "Config",
+    "ConfigurationError",
+    "IpNetwork",
+    "Option",
+    "UrlKwargRule",
+    "build_config",
+    "configure",
+    "get_config",
+    "reset",
+]
 
 SETTING_NAME: Final = "OTEL_CONTEXT"
 ENV_PREFIX: Final = "OTEL_CONTEXT_"
-
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-#: A URL-kwarg rule: the attribute it binds, or a lookup returning several attributes.
-UrlKwargRule = str | Callable[[str], Mapping[str, object] | None]
-
-
-class ConfigurationError(ValueError):
-    """An ``OTEL_CONTEXT`` option has a value otel_context cannot use."""
-
-
-def _split(raw: str) -> list[str]:
-    return [part.strip() for part in raw.split(",") if part.strip()]
-
-
-def _import(path: str, option: str) -> Callable[..., Any]:
-    module_name, _, attr = path.replace(":", ".").rpartition(".")
-    try:
-        target = getattr(import_module(module_name), attr)
-    except (ImportError, AttributeError, ValueError) as exc:
-        msg = f"{option}: cannot import {path!r} ({exc})"
-        raise ConfigurationError(msg) from exc
-    if not callable(target):
-        msg = f"{option}: {path!r} is not callable"
-        raise ConfigurationError(msg)
-    return target  # type: ignore[no-any-return]
-
-
-def _callable(value: object, option: str) -> Callable[..., Any]:
-    if isinstance(value, str):
-        return _import(value, option)
-    if callable(value):
-        return value
-    msg = f"{option}: expected a callable or its dotted path, got {type(value).__name__}"
-    raise ConfigurationError(msg)
-
-
-def _bool(value: object, option: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    msg = f"{option}: expected a boolean, got {value!r}"
-    raise ConfigurationError(msg)
-
-
-def _int(value: object, option: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        msg = f"{option}: expected a whole number, got {value!r}"
-        raise ConfigurationError(msg)
-    try:
-        number = int(value)
-    except ValueError as exc:
-        msg = f"{option}: expected a whole number, got {value!r}"
-        raise ConfigurationError(msg) from exc
-    if number < 0:
-        msg = f"{option}: must not be negative, got {number}"
-        raise ConfigurationError(msg)
-    return number
-
-
-def _strings(value: object, option: str) -> tuple[str, ...]:
-    items = _split(value) if isinstance(value, str) else value
-    if not isinstance(items, list | tuple | set | frozenset) or not all(
-        isinstance(item, str) for item in items
-    ):
-        msg = f"{option}: expected a list of strings, got {value!r}"
-        raise ConfigurationError(msg)
-    return tuple(items)
-
-
-def _mapping(value: object, option: str) -> dict[str, object]:
-    if isinstance(value, str):  # environment form: "key=value,key2=value2"
-        pairs = [part.partition("=") for part in _split(value)]
-        if any(not sep or not key.strip() for key, sep, _ in pairs):
-            msg = f"{option}: expected 'key=value' pairs separated by commas, got {value!r}"
-            raise ConfigurationError(msg)
-        return {key.strip(): val.strip() for key, _, val in pairs}
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        msg = f"{option}: expected a mapping with string keys, got {value!r}"
-        raise ConfigurationError(msg)
-    return dict(value)
-
-
-def _url_kwargs(value: object, option: str) -> dict[str, UrlKwargRule]:
-    rules: dict[str, UrlKwargRule] = {}
-    for kwarg, rule in _mapping(value, option).items():
-        where = f"{option}[{kwarg!r}]"
-        if isinstance(rule, Mapping) and "lookup" in rule:
-            rules[kwarg] = _callable(rule["lookup"], where)
-        elif isinstance(rule, str) and rule.startswith("lookup:"):
-            rules[kwarg] = _import(rule.removeprefix("lookup:"), where)
-        elif isinstance(rule, str) and rule:
-            rules[kwarg] = attributes.dotted(rule)
-        else:
-            msg = (
-                f"{where}: expected an attribute name or {{'lookup': 'dotted.path'}}, got {rule!r}"
-            )
-            raise ConfigurationError(msg)
-    return rules
-
-
-def _resolvers(value: object, option: str) -> dict[str, Callable[[Any], object]]:
-    return {
-        attributes.dotted(key): _callable(path, f"{option}[{key!r}]")
-        for key, path in _mapping(value, option).items()
-    }
-
-
-def _networks(value: object, option: str) -> tuple[IpNetwork, ...]:
-    try:
-        return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in _strings(value, option))
-    except ValueError as exc:
-        msg = f"{option}: {exc}"
-        raise ConfigurationError(msg) from exc
-
-
-def _optional_str(value: object, option: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value or None
-    msg = f"{option}: expected a string, got {value!r}"
-    raise ConfigurationError(msg)
-
-
-def _header_names(value: object, option: str) -> tuple[str, ...]:
-    names = _strings(value, option)
-    if not names:
-        msg = f"{option}: needs at least one header name"
-        raise ConfigurationError(msg)
-    return names
 
 
 def _generate_uuid_hex() -> str:
@@ -196,100 +95,100 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option(
         "CORRELATION_ID_HEADERS",
         ("Correlation-Id", "X-Request-ID"),
-        _header_names,
+        as_header_names,
         "Request headers read for the correlation id, first match wins.",
     ),
     Option(
         "CORRELATION_ID_RESPONSE_HEADER",
         None,
-        _optional_str,
+        as_optional_str,
         "Response header for the correlation id; unset: the header it came in, else the first.",
     ),
     Option(
         "CORRELATION_ID_GENERATOR",
         _generate_uuid_hex,
-        _callable,
+        as_callable,
         "Callable (or dotted path) returning a new correlation id; default: UUID4 hex.",
     ),
     Option(
         "TRUST_CORRELATION_ID",
         False,
-        _bool,
+        as_bool,
         "Accept the correlation header as is (behind a proxy that sets it) instead of validating.",
     ),
     Option(
         "USER_ID_FIELD",
         "pk",
-        _optional_str,
+        as_optional_str,
         "Attribute of the authenticated Django user bound as user.id.",
     ),
     Option(
         "URL_KWARGS",
         _DEFAULT_URL_KWARGS,
-        _url_kwargs,
+        as_url_kwargs,
         "URL kwarg -> attribute name, or {'lookup': 'dotted.path'} returning several ids.",
     ),
     Option(
         "RESOLVERS",
         {},
-        _resolvers,
+        as_resolvers,
         "Attribute -> callable (request) returning an id or None, run after auth and routing.",
     ),
     Option(
         "INBOUND_BAGGAGE_ALLOW",
         (),
-        _strings,
+        as_strings,
         "Inbound baggage keys kept (exact, or prefix ending in '.' or '*'); others dropped.",
     ),
     Option(
         "INBOUND_BAGGAGE_MAX_ENTRIES",
         16,
-        _int,
+        as_int,
         "At most this many inbound baggage entries are kept.",
     ),
     Option(
         "INBOUND_BAGGAGE_MAX_VALUE_LENGTH",
         256,
-        _int,
+        as_int,
         "Inbound baggage values longer than this are dropped.",
     ),
     Option(
         "TRUST_UPSTREAM_IDENTIFIERS",
         False,
-        _bool,
+        as_bool,
         "Accept server-owned ids from inbound baggage (only behind a trusted hop).",
     ),
     Option(
         "TRUSTED_NETWORKS",
         (),
-        _networks,
+        as_networks,
         "CIDRs whose requests the trust options apply to; empty: every peer.",
     ),
     Option(
         "OUTBOUND_BAGGAGE_HOSTS",
         DEFAULT_OUTBOUND_HOSTS,
-        _strings,
+        as_strings,
         "Hosts that receive baggage: exact names, '*' = one DNS label, '**' = any labels.",
     ),
     Option(
         "OUTBOUND_BAGGAGE_KEYS",
         ("*",),
-        _strings,
+        as_strings,
         "Identifiers sent to those hosts (exact, or prefix ending in '.' or '*').",
     ),
     Option(
         "OUTBOUND_BAGGAGE_TO_UNKNOWN",
         False,
-        _bool,
+        as_bool,
         "Send baggage when the destination is unknown (no URL on the client span).",
     ),
     Option(
-        "SPAN_ATTRIBUTES", True, _bool, "Write the identifiers as attributes of the request span."
+        "SPAN_ATTRIBUTES", True, as_bool, "Write the identifiers as attributes of the request span."
     ),
     Option(
         "PROPAGATE_IDENTIFIERS",
         True,
-        _bool,
+        as_bool,
         "Send the identifiers as baggage on outgoing calls (subject to the outbound policy).",
     ),
 )

@@ -1,0 +1,143 @@
+"""Parsers for configuration values: each takes a Python value or an environment string.
+
+Every parser is ``(value, where) -> parsed`` and raises :class:`ConfigurationError` naming
+*where* (the setting key or environment variable) when the value cannot be used.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from importlib import import_module
+from typing import Any
+
+from otel_context import attributes
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: A URL-kwarg rule: the attribute it binds, or a lookup returning several attributes.
+UrlKwargRule = str | Callable[[str], Mapping[str, object] | None]
+
+
+class ConfigurationError(ValueError):
+    """An ``OTEL_CONTEXT`` option has a value otel_context cannot use."""
+
+
+def split_list(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def import_callable(path: str, option: str) -> Callable[..., Any]:
+    module_name, _, attr = path.replace(":", ".").rpartition(".")
+    try:
+        target = getattr(import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        msg = f"{option}: cannot import {path!r} ({exc})"
+        raise ConfigurationError(msg) from exc
+    if not callable(target):
+        msg = f"{option}: {path!r} is not callable"
+        raise ConfigurationError(msg)
+    return target  # type: ignore[no-any-return]
+
+
+def as_callable(value: object, option: str) -> Callable[..., Any]:
+    if isinstance(value, str):
+        return import_callable(value, option)
+    if callable(value):
+        return value
+    msg = f"{option}: expected a callable or its dotted path, got {type(value).__name__}"
+    raise ConfigurationError(msg)
+
+
+def as_bool(value: object, option: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    msg = f"{option}: expected a boolean, got {value!r}"
+    raise ConfigurationError(msg)
+
+
+def as_int(value: object, option: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        msg = f"{option}: expected a whole number, got {value!r}"
+        raise ConfigurationError(msg)
+    try:
+        number = int(value)
+    except ValueError as exc:
+        msg = f"{option}: expected a whole number, got {value!r}"
+        raise ConfigurationError(msg) from exc
+    if number < 0:
+        msg = f"{option}: must not be negative, got {number}"
+        raise ConfigurationError(msg)
+    return number
+
+
+def as_strings(value: object, option: str) -> tuple[str, ...]:
+    items = split_list(value) if isinstance(value, str) else value
+    if not isinstance(items, list | tuple | set | frozenset) or not all(
+        isinstance(item, str) for item in items
+    ):
+        msg = f"{option}: expected a list of strings, got {value!r}"
+        raise ConfigurationError(msg)
+    return tuple(items)
+
+
+def as_mapping(value: object, option: str) -> dict[str, object]:
+    if isinstance(value, str):  # environment form: "key=value,key2=value2"
+        pairs = [part.partition("=") for part in split_list(value)]
+        if any(not sep or not key.strip() for key, sep, _ in pairs):
+            msg = f"{option}: expected 'key=value' pairs separated by commas, got {value!r}"
+            raise ConfigurationError(msg)
+        return {key.strip(): val.strip() for key, _, val in pairs}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        msg = f"{option}: expected a mapping with string keys, got {value!r}"
+        raise ConfigurationError(msg)
+    return dict(value)
+
+
+def as_url_kwargs(value: object, option: str) -> dict[str, UrlKwargRule]:
+    rules: dict[str, UrlKwargRule] = {}
+    for kwarg, rule in as_mapping(value, option).items():
+        where = f"{option}[{kwarg!r}]"
+        if isinstance(rule, Mapping) and "lookup" in rule:
+            rules[kwarg] = as_callable(rule["lookup"], where)
+        elif isinstance(rule, str) and rule.startswith("lookup:"):
+            rules[kwarg] = import_callable(rule.removeprefix("lookup:"), where)
+        elif isinstance(rule, str) and rule:
+            rules[kwarg] = attributes.dotted(rule)
+        else:
+            msg = (
+                f"{where}: expected an attribute name or {{'lookup': 'dotted.path'}}, got {rule!r}"
+            )
+            raise ConfigurationError(msg)
+    return rules
+
+
+def as_resolvers(value: object, option: str) -> dict[str, Callable[[Any], object]]:
+    return {
+        attributes.dotted(key): as_callable(path, f"{option}[{key!r}]")
+        for key, path in as_mapping(value, option).items()
+    }
+
+
+def as_networks(value: object, option: str) -> tuple[IpNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in as_strings(value, option))
+    except ValueError as exc:
+        msg = f"{option}: {exc}"
+        raise ConfigurationError(msg) from exc
+
+
+def as_optional_str(value: object, option: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value or None
+    msg = f"{option}: expected a string, got {value!r}"
+    raise ConfigurationError(msg)
+
+
+def as_header_names(value: object, option: str) -> tuple[str, ...]:
+    names = as_strings(value, option)
+    if not names:
+        msg = f"{option}: needs at least one header name"
+        raise ConfigurationError(msg)
+    return names
