@@ -96,7 +96,8 @@ class RequestScope:
     def identifiers(self) -> dict[str, str]:
         """A copy of the bound identifiers, after picking up lazily known ones."""
         self._refresh()
-        return dict(self._ids)
+        with self._lock:
+            return dict(self._ids)
 
     def _refresh(self) -> None:
         refresh = self.refresh
@@ -116,10 +117,11 @@ class RequestScope:
         cache = self._cache
         if cache is not None and cache[0] is span and cache[1] == self.version:
             return cache[2], cache[3]
-        version = self.version
+        with self._lock:  # a bind() in another thread must not change _ids under us
+            version, ids = self.version, dict(self._ids)
         fields = span_fields(span)
-        fields.update(self._ids)
-        aliases = STANDARD_ALIASES | {key.replace(".", "__") for key in self._ids}
+        fields.update(ids)
+        aliases = STANDARD_ALIASES | {key.replace(".", "__") for key in ids}
         self._cache = (span, version, fields, aliases)
         return fields, aliases
 
