@@ -125,7 +125,12 @@ def destination_host(context: Context | None = None) -> str | None:
 
 
 def outbound_context(context: Context | None, config: Config) -> Context:
-    """*context* with the baggage the outbound policy lets go to the destination."""
+    """*context* with the baggage the outbound policy lets go to the destination.
+
+    Every key that leaves must match ``OUTBOUND_BAGGAGE_KEYS``; identifiers (the scope's and
+    server-owned baggage entries such as ``correlation.id``) also need
+    ``PROPAGATE_IDENTIFIERS``. Other hosts get no baggage at all.
+    """
     host = destination_host(context)
     allowed = (
         config.outbound_baggage_to_unknown
@@ -134,12 +139,16 @@ def outbound_context(context: Context | None, config: Config) -> Context:
     )
     if not allowed:
         return baggage.clear(context)  # third parties get trace context, never our baggage
-    merged = get_current() if context is None else context
-    scope = current_scope(context)
-    if scope is not None and config.propagate_identifiers:
-        for key, value in scope.identifiers().items():
-            if key_allowed(key, config.outbound_baggage_keys):
-                merged = baggage.set_baggage(key, value, merged)
+    entries = {str(k): v for k, v in baggage.get_all(context).items()}
+    if config.propagate_identifiers:
+        scope = current_scope(context)
+        entries.update(scope.identifiers() if scope is not None else {})
+    else:
+        entries = {k: v for k, v in entries.items() if k not in config.server_owned}
+    merged = baggage.clear(context)
+    for key, value in entries.items():
+        if key_allowed(key, config.outbound_baggage_keys):
+            merged = baggage.set_baggage(key, value, merged)
     return merged
 
 

@@ -218,3 +218,42 @@ class TestInstall:
         inner = TraceContextTextMapPropagator()
         propagate.set_global_textmap(inner)
         assert install_propagator().inner is inner
+
+
+class TestPolicyThroughTheRequestLifecycle:
+    """Through request.begin(), as a real request: correlation.id sits in the OTel baggage too."""
+
+    def _inject(self, propagator: IdentifierPropagator, tracer: trace.Tracer) -> dict[str, str]:
+        from otel_context import request
+
+        headers: dict[str, str] = {}
+        with tracer.start_as_current_span("req") as span:
+            begun = request.begin(span, {"Correlation-Id": "c-77"}.get, None, conf.get_config())
+            try:
+                begun.scope.bind({"user.id": "5"})
+                attrs = {"url.full": "http://flags-api/"}
+                with tracer.start_as_current_span("GET", attributes=attrs):
+                    propagator.inject(headers)
+            finally:
+                request.end(begun)
+        return headers
+
+    def test_default_sends_correlation_and_user(
+        self, propagator: IdentifierPropagator, tracer: trace.Tracer
+    ) -> None:
+        """Control: both identifiers go to our own host."""
+        assert _baggage(self._inject(propagator, tracer)) == {"correlation.id=c-77", "user.id=5"}
+
+    def test_propagate_identifiers_off_keeps_correlation_id_home(
+        self, propagator: IdentifierPropagator, tracer: trace.Tracer
+    ) -> None:
+        """PROPAGATE_IDENTIFIERS=False: no identifier leaves, not even correlation.id."""
+        conf.configure(propagate_identifiers=False)
+        assert "baggage" not in self._inject(propagator, tracer)
+
+    def test_outbound_keys_apply_to_correlation_id_too(
+        self, propagator: IdentifierPropagator, tracer: trace.Tracer
+    ) -> None:
+        """OUTBOUND_BAGGAGE_KEYS governs every key that leaves."""
+        conf.configure(outbound_baggage_keys=["user."])
+        assert _baggage(self._inject(propagator, tracer)) == {"user.id=5"}
