@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from otel_context.conf import ConfigurationError
 from otel_context.django.instrumentation import instrument
+from otel_context.export import StructlogOTelLogProcessor
 from otel_context.processors import StructlogOTelProcessor
 from otel_context.propagation import IdentifierPropagator
+from otel_context.providers import configure_providers, shutdown_providers
 from otel_context.scope import RequestScope, bind, get_identifiers, scoped
 from otel_context.stdlib import OTelContextFilter
 from otel_context.threads import ContextExecutor, with_context
@@ -20,11 +22,14 @@ __all__ = [
     "IdentifierPropagator",
     "OTelContextFilter",
     "RequestScope",
+    "StructlogOTelLogProcessor",
     "StructlogOTelProcessor",
     "background",
     "bind",
+    "configure_providers",
     "get_identifiers",
     "instrument",
     "scoped",
+    "shutdown_providers",
     "with_context",
 ]

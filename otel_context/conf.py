@@ -183,6 +183,24 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Send baggage when the destination is unknown (no URL on the client span).",
     ),
     Option(
+        "TRACE_RESPONSE_HEADER",
+        None,
+        as_optional_str,
+        "Response header with the trace id: 'traceresponse' (W3C level 2) or a name; unset: none.",
+    ),
+    Option(
+        "SPAN_FILE",
+        None,
+        as_optional_str,
+        "Without an OTLP endpoint: file that spans are appended to as JSON lines; unset: stdout.",
+    ),
+    Option(
+        "LOG_FILE",
+        None,
+        as_optional_str,
+        "Without an OTLP endpoint: file for OTel log records as JSON lines; unset: none.",
+    ),
+    Option(
         "SPAN_ATTRIBUTES", True, as_bool, "Write the identifiers as attributes of the request span."
     ),
     Option(
@@ -214,6 +232,9 @@ class Config:
     outbound_baggage_hosts: tuple[str, ...]
     outbound_baggage_keys: tuple[str, ...]
     outbound_baggage_to_unknown: bool
+    trace_response_header: str | None
+    span_file: str | None
+    log_file: str | None
     span_attributes: bool
     propagate_identifiers: bool
     server_owned: frozenset[str] = field(default=attributes.SERVER_OWNED)

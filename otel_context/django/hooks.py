@@ -20,6 +20,7 @@ from otel_context import request as lifecycle
 from otel_context.conf import get_config
 from otel_context.django.identifiers import DjangoIdentifiers
 from otel_context.django.streaming import hand_over
+from otel_context.django.trace_response import add_trace_response_header
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
@@ -69,8 +70,11 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
     handed_over = False
     try:
         state.identifiers()  # the user may have been loaded since the last log event
-        name, value = state.request.response_header(get_config())
+        config = get_config()
+        name, value = state.request.response_header(config)
         response[name] = value
+        if config.trace_response_header:
+            add_trace_response_header(span, response, config.trace_response_header)
         if getattr(response, "streaming", False):
             hand_over(response, state.request.scope, span)  # type: ignore[arg-type]
             handed_over = True

@@ -1,0 +1,335 @@
+"""``StructlogOTelLogProcessor``: structlog events as OTel log records and span events.
+
+Each event becomes an OTel log record in the current context, so its trace and span ids are the
+current span's, with the request's identifiers as attributes. Optionally it is also added to the
+current recording span as a span event: Jaeger stores traces only and shows span events as the
+span's "Logs".
+
+Double export: ``opentelemetry-instrumentation-logging`` (and the SDK's deprecated
+``LoggingHandler``) put a handler on the root logger that exports every stdlib record. When an
+event is routed through stdlib logging to such a handler, the handler's record is the one kept
+and this processor emits none (span events are still added); see
+``defer_to_logging_handler``.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+import traceback
+from typing import TYPE_CHECKING, Any, Final
+
+from opentelemetry import trace
+from opentelemetry._logs import SeverityNumber, get_logger_provider
+from opentelemetry.semconv.attributes import exception_attributes
+
+from otel_context import attributes
+from otel_context.processors import current_fields
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, MutableMapping, Sequence
+
+    from opentelemetry._logs import Logger, LoggerProvider
+    from opentelemetry.util.types import AttributeValue
+
+_logger = logging.getLogger(__name__)
+_reentry = threading.local()
+
+#: structlog level (method) name -> OTel severity, text as the SDK's logging handler writes it.
+_SEVERITY: Final = {
+    "debug": (SeverityNumber.DEBUG, "DEBUG", logging.DEBUG),
+    "info": (SeverityNumber.INFO, "INFO", logging.INFO),
+    "warning": (SeverityNumber.WARN, "WARN", logging.WARNING),
+    "warn": (SeverityNumber.WARN, "WARN", logging.WARNING),
+    "error": (SeverityNumber.ERROR, "ERROR", logging.ERROR),
+    "exception": (SeverityNumber.ERROR, "ERROR", logging.ERROR),
+    "critical": (SeverityNumber.FATAL, "FATAL", logging.CRITICAL),
+    "fatal": (SeverityNumber.FATAL, "FATAL", logging.CRITICAL),
+}
+#: Keys that are the record itself (body, severity, name, time, trace ids), not attributes.
+_RECORD_KEYS: Final = frozenset(
+    {"event", "level", "logger", "timestamp", "exc_info", "exception", "trace_id", "span_id"}
+)
+_TRACE_KEYS: Final = frozenset({attributes.TRACE_ID, attributes.SPAN_ID})
+_INT64: Final = 2**63
+_DEFAULT_SCOPE: Final = "otel_context"
+_OTEL_HANDLER_TYPES: dict[type, bool] = {}
+
+
+class StructlogOTelLogProcessor:
+    """A structlog processor emitting each event as an OTel log record (and span event).
+
+    The record: severity from the level, body = the event, event name ``"{logger}.{event}"``,
+    attributes = the event's keys (``__`` read as ``.``) over the request's identifiers, and
+    ``exception.type`` / ``.message`` / ``.stacktrace`` for ``exc_info`` or a rendered
+    ``exception``. Values are coerced to OTel types; ``None`` is dropped. The event dict is
+    returned unchanged for the renderer, and nothing raises into the log call.
+
+    Place it after :class:`~otel_context.StructlogOTelProcessor` and ``add_log_level``, before
+    ``format_exc_info`` and the renderer, in the structlog chain (not in a ``ProcessorFormatter``'s
+    ``processors``, which run once per handler).
+
+    Args:
+        logger_provider: Where records go; default the global provider, looked up per event.
+        span_events: Also add each event to the current recording span.
+        log_records: Emit log records (off: span events only).
+        defer_to_logging_handler: Emit no record for an event that stdlib logging hands to an
+            OTel ``LoggingHandler``, which exports it already.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_defer", "_log_records", "_loggers", "_provider", "_span_events")
+
+    def __init__(
+        self,
+        logger_provider: LoggerProvider | None = None,
+        *,
+        span_events: bool = False,
+        log_records: bool = True,
+        defer_to_logging_handler: bool = True,
+    ) -> None:
+        self._provider = logger_provider
+        self._span_events = span_events
+        self._log_records = log_records
+        self._defer = defer_to_logging_handler
+        self._loggers: tuple[object, dict[str, Logger]] = (None, {})
+
+    def __call__(
+        self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        """Emit *event_dict* to OTel and return it unchanged."""
+        try:
+            self._emit(logger, method_name, event_dict)
+        except Exception as exc:
+            _report_failure(exc)
+        return event_dict
+
+    def _emit(self, logger: Any, method_name: str, event_dict: Mapping[str, Any]) -> None:
+        level = str(event_dict.get("level") or method_name).lower()
+        severity, severity_text, levelno = _SEVERITY.get(
+            level, (SeverityNumber.UNSPECIFIED, level.upper(), logging.NOTSET)
+        )
+        name = _logger_name(logger, event_dict)
+        otel_logger = self._record_logger(logger, event_dict, name, severity, levelno)
+        span = _recording_span() if self._span_events else None
+        if otel_logger is None and span is None:
+            return
+        event = event_dict.get("event")
+        body = event if isinstance(event, str) else str(event)
+        attrs = event_attributes(event_dict)
+        now = time.time_ns()
+        if otel_logger is not None:
+            otel_logger.emit(
+                timestamp=now,
+                severity_number=severity,
+                severity_text=severity_text,
+                body=body,
+                attributes=attrs,
+                event_name=f"{name}.{body}" if name else body,
+            )
+        if span is not None:  # the SDK bounds events per span (OTEL_SPAN_EVENT_COUNT_LIMIT)
+            extra = {"level": level} | ({"logger": name} if name else {})
+            span.add_event(body, attrs | extra, timestamp=now)
+
+    def _record_logger(
+        self,
+        logger: Any,
+        event_dict: Mapping[str, Any],
+        name: str | None,
+        severity: SeverityNumber,
+        levelno: int,
+    ) -> Logger | None:
+        """The OTel logger to emit a record with, or ``None`` when no record is due."""
+        if not self._log_records or (self._defer and _handled_by_otel(logger, event_dict, levelno)):
+            return None
+        otel_logger = self._otel_logger(name or _DEFAULT_SCOPE)
+        return otel_logger if otel_logger.enabled(severity_number=severity) else None
+
+    def _otel_logger(self, name: str) -> Logger:
+        provider = self._provider or get_logger_provider()
+        cached_provider, loggers = self._loggers
+        if cached_provider is not provider:
+            loggers = {}
+            self._loggers = (provider, loggers)
+        otel_logger = loggers.get(name)
+        if otel_logger is None:
+            otel_logger = loggers[name] = provider.get_logger(name)
+        return otel_logger
+
+
+def event_attributes(event_dict: Mapping[str, Any]) -> dict[str, AttributeValue]:
+    """The attributes of an event: identifiers, then the event's keys, then its exception.
+
+    Keys spelled with ``__`` are read with dots; what the call site passed wins over the
+    request's identifiers. Values are coerced with :func:`coerce_value`; ``None`` is dropped.
+
+    Args:
+        event_dict: A structlog event dict.
+
+    Returns:
+        OTel-legal attributes.
+
+    .. versionadded:: 0.1.0
+    """
+    fields, _ = current_fields()
+    attrs: dict[str, AttributeValue] = {
+        key: value for key, value in fields.items() if key not in _TRACE_KEYS
+    }
+    for key, value in event_dict.items():
+        name = key if isinstance(key, str) else str(key)
+        if name in _RECORD_KEYS or name.startswith("_"):  # "_record": ProcessorFormatter's
+            continue
+        coerced = coerce_value(value)
+        if coerced is not None:
+            attrs[attributes.dotted(name)] = coerced
+    attrs.update(exception_attributes_of(event_dict))
+    return attrs
+
+
+def coerce_value(value: object) -> AttributeValue | None:
+    """*value* as an OTel attribute value: a primitive or a homogeneous sequence of one.
+
+    Args:
+        value: Any value from an event dict.
+
+    Returns:
+        ``None`` for ``None``; the value if legal; otherwise its ``str()``.
+
+    .. versionadded:: 0.1.0
+    """
+    if value is None or isinstance(value, str | bool | float):
+        return value
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else str(value)  # OTLP ints are int64
+    if isinstance(value, list | tuple) and _homogeneous(value):
+        return tuple(value)
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _homogeneous(items: Sequence[object]) -> bool:
+    kinds = {type(item) for item in items}
+    return len(kinds) <= 1 and kinds <= {str, bool, int, float} and _int64s(items)
+
+
+def _int64s(items: Sequence[object]) -> bool:
+    return all(-_INT64 <= item < _INT64 for item in items if type(item) is int)
+
+
+def exception_attributes_of(event_dict: Mapping[str, Any]) -> dict[str, AttributeValue]:
+    """``exception.type`` / ``.message`` / ``.stacktrace`` of an event, if it carries one.
+
+    Reads ``exc_info`` (``True``, an exception or an ``exc_info`` tuple) as structlog does, else a
+    rendered ``exception`` (a traceback string, or ``dict_tracebacks``' list).
+
+    Args:
+        event_dict: A structlog event dict.
+
+    Returns:
+        The exception attributes, or an empty dict.
+
+    .. versionadded:: 0.1.0
+    """
+    exc = _exception(event_dict.get("exc_info"))
+    if exc is not None:
+        kind = type(exc)
+        module = kind.__module__
+        return {
+            exception_attributes.EXCEPTION_TYPE: kind.__qualname__
+            if module == "builtins"
+            else f"{module}.{kind.__qualname__}",
+            exception_attributes.EXCEPTION_MESSAGE: str(exc),
+            exception_attributes.EXCEPTION_STACKTRACE: "".join(traceback.format_exception(exc)),
+        }
+    return _rendered_exception(event_dict.get("exception"))
+
+
+def _exception(exc_info: object) -> BaseException | None:
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        return exc_info[1] if isinstance(exc_info[1], BaseException) else None
+    return sys.exception() if exc_info else None
+
+
+def _rendered_exception(rendered: object) -> dict[str, AttributeValue]:
+    if isinstance(rendered, str) and rendered.strip():
+        # The last line of a formatted traceback is "module.Type: message".
+        kind, _, message = rendered.strip().splitlines()[-1].partition(": ")
+        return {
+            exception_attributes.EXCEPTION_TYPE: kind,
+            exception_attributes.EXCEPTION_MESSAGE: message,
+            exception_attributes.EXCEPTION_STACKTRACE: rendered,
+        }
+    if isinstance(rendered, list) and rendered and isinstance(rendered[0], dict):
+        first = rendered[0]  # dict_tracebacks: the logged exception first, then its causes
+        return {
+            exception_attributes.EXCEPTION_TYPE: str(first.get("exc_type", "")),
+            exception_attributes.EXCEPTION_MESSAGE: str(first.get("exc_value", "")),
+            exception_attributes.EXCEPTION_STACKTRACE: json.dumps(rendered, default=str),
+        }
+    return {}
+
+
+def _recording_span() -> trace.Span | None:
+    span = trace.get_current_span()
+    return span if span.is_recording() else None  # never for sampled-out or invalid spans
+
+
+def _logger_name(logger: Any, event_dict: Mapping[str, Any]) -> str | None:
+    name = event_dict.get("logger")
+    if name is None:
+        record = event_dict.get("_record")  # a stdlib record in ProcessorFormatter
+        name = getattr(record if record is not None else logger, "name", None)
+    return name if isinstance(name, str) and name else None
+
+
+def _handled_by_otel(logger: Any, event_dict: Mapping[str, Any], levelno: int) -> bool:
+    """Whether stdlib logging hands this event to an OTel ``LoggingHandler``."""
+    record = event_dict.get("_record")
+    if isinstance(record, logging.LogRecord):
+        stdlib_logger: logging.Logger | None = logging.getLogger(record.name)
+        levelno = record.levelno
+    elif isinstance(logger, logging.Logger):
+        stdlib_logger = logger
+    else:
+        return False
+    while stdlib_logger is not None:  # the walk Logger.callHandlers makes
+        for handler in stdlib_logger.handlers:
+            if levelno >= handler.level and _is_otel_handler(type(handler)):
+                return True
+        if not stdlib_logger.propagate:
+            break
+        stdlib_logger = stdlib_logger.parent
+    return False
+
+
+def _is_otel_handler(kind: type) -> bool:
+    # opentelemetry-instrumentation-logging's handler, or the SDK's deprecated one: both are
+    # named LoggingHandler; matched by name so neither package needs importing.
+    known = _OTEL_HANDLER_TYPES.get(kind)
+    if known is None:
+        known = _OTEL_HANDLER_TYPES[kind] = any(
+            cls.__name__ == "LoggingHandler" and cls.__module__.startswith("opentelemetry.")
+            for cls in kind.__mro__
+        )
+    return known
+
+
+def _report_failure(exc: Exception) -> None:
+    # Logging from a log processor can re-enter it (stdlib records routed through structlog).
+    if getattr(_reentry, "active", False):
+        return
+    _reentry.active = True
+    try:
+        _logger.error("otel_context: emitting a log event to OpenTelemetry failed", exc_info=exc)
+    finally:
+        _reentry.active = False
