@@ -10,10 +10,12 @@ before the middleware ends the span: last in, first out.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django.http import HttpResponse
 from opentelemetry import context as otel_context
 
 from otel_context import request as lifecycle
@@ -23,11 +25,13 @@ from otel_context.django.streaming import hand_over
 from otel_context.django.trace_response import add_trace_response_header
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest, HttpResponse
+    from django.http import HttpRequest
     from opentelemetry.trace import Span
 
 _logger = logging.getLogger(__name__)
 STATE_ATTR = "_otel_context"
+#: The status recorded for a request whose client went away (nginx's "client closed request").
+CLIENT_CLOSED_REQUEST = 499
 
 
 @dataclass(slots=True)
@@ -85,3 +89,22 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
             otel_context.detach(state.request.token)  # the body's wrapper closes the scope
         else:
             lifecycle.end(state.request)
+
+
+def finish_abandoned(middleware: Any, request: HttpRequest, error: BaseException) -> None:
+    """End a request that left the OTel middleware by an exception, as ``process_response`` would.
+
+    Under ASGI a client disconnect cancels the request: ``CancelledError`` goes up through the
+    instrumentation's middleware, so its ``process_response`` and our ``response_hook`` never
+    run. The span would stay open and the span's ``use_span()`` generator would be closed later
+    by the garbage collector, in whatever context is current then: "Failed to detach context"
+    (opentelemetry-python-contrib #4102). Called from the middleware's ``__call__``, this runs
+    in the context the request was attached in, so every token is reset where it was set.
+    """
+    if middleware._environ_activation_key not in request.META:  # noqa: SLF001
+        return  # process_response already ran, or the request was not traced
+    status = CLIENT_CLOSED_REQUEST if isinstance(error, asyncio.CancelledError) else 500
+    try:
+        middleware.process_response(request, HttpResponse(status=status))
+    except Exception:
+        _logger.exception("otel_context: ending an abandoned request failed")

@@ -11,6 +11,7 @@ ours outermost (our scope is attached first and detached last).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -85,6 +86,26 @@ def _install_hooks(**instrument_kwargs: Any) -> None:
         )
 
 
+def _guarded(call: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    @functools.wraps(call)
+    def __call__(self: Any, request: Any) -> Any:  # noqa: N807 - it replaces __call__
+        try:
+            return call(self, request)
+        except BaseException as error:  # CancelledError: an ASGI client disconnect
+            hooks.finish_abandoned(self, request, error)
+            raise
+
+    __call__.otel_context_guard = True  # type: ignore[attr-defined]
+    return __call__
+
+
+def _install_guard() -> None:
+    """End requests that never reach ``process_response`` (see ``hooks.finish_abandoned``)."""
+    middleware = _middleware_class()
+    if not getattr(middleware.__call__, "otel_context_guard", False):
+        middleware.__call__ = _guarded(middleware.__call__)
+
+
 def _install_middleware() -> None:
     """Put ``IdentifiersMiddleware`` right after ``AuthenticationMiddleware`` unless listed."""
     from django.conf import settings  # noqa: PLC0415
@@ -128,6 +149,7 @@ def instrument(**options: Any) -> None:
             get_config()  # resolve now: a configuration error surfaces at start-up
         install_propagator()
         _install_hooks(**passthrough)
+        _install_guard()
         _install_middleware()
 
 
@@ -148,6 +170,7 @@ def post_instrument() -> None:
         with _lock:
             install_propagator()
             _install_hooks()
+            _install_guard()
             _install_middleware()
     except Exception:
         _logger.exception("otel_context: zero-code set-up failed; Django requests have no ids")
