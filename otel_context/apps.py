@@ -23,8 +23,9 @@ class OtelContextConfig(AppConfig):
 
     def ready(self) -> None:
         """Instrument Django (the handler builds its middleware chain after this)."""
-        from otel_context.django import checks  # noqa: F401, PLC0415 - registers the checks
+        from otel_context.django import checks  # noqa: PLC0415 - importing registers the checks
         from otel_context.django.instrumentation import instrument  # noqa: PLC0415
 
         setting_changed.connect(_on_setting_changed, dispatch_uid="otel_context.conf")
+        checks.refuse_asgi_without_extra()
         instrument()

@@ -33,6 +33,24 @@ def asgi_supported() -> bool:
     return importlib.util.find_spec("opentelemetry.instrumentation.asgi") is not None
 
 
+def refuse_asgi_without_extra() -> None:
+    """Make building Django's ASGI handler fail while ASGI requests could not be traced.
+
+    Only when ``opentelemetry-instrumentation-asgi`` is missing; the system check (E001) does
+    not run under uvicorn, and the middleware's own start-up check depends on its neighbours.
+    """
+    if asgi_supported():
+        return
+    from django.core.exceptions import ImproperlyConfigured  # noqa: PLC0415
+    from django.core.handlers.asgi import ASGIHandler  # noqa: PLC0415
+
+    def refuse(self: object, *args: object, **kwargs: object) -> None:
+        msg = f"otel_context: ASGI requests would not be traced. {ASGI_HINT}"
+        raise ImproperlyConfigured(msg)
+
+    ASGIHandler.__init__ = refuse  # type: ignore[method-assign]
+
+
 @checks.register(checks.Tags.compatibility)
 def check_asgi(app_configs: Any = None, **kwargs: Any) -> Messages:
     """ASGI without opentelemetry-instrumentation-asgi traces nothing, silently."""

@@ -40,6 +40,23 @@ class TestAsgiWithoutTheExtra:
             middleware.IdentifiersMiddleware(get_response)
 
     @pytest.mark.usefixtures("no_asgi_support")
+    def test_building_the_asgi_handler_fails(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Whatever the middleware order, get_asgi_application() refuses to start."""
+        from django.core.handlers.asgi import ASGIHandler
+
+        monkeypatch.setattr(ASGIHandler, "__init__", ASGIHandler.__init__)  # restored after
+        checks.refuse_asgi_without_extra()
+        with pytest.raises(ImproperlyConfigured, match=r"otel-context\[asgi\]"):
+            ASGIHandler()
+
+    def test_asgi_handler_untouched_when_supported(self) -> None:
+        """With the extra installed the handler builds as usual."""
+        from django.core.handlers.asgi import ASGIHandler
+
+        checks.refuse_asgi_without_extra()
+        assert ASGIHandler() is not None
+
+    @pytest.mark.usefixtures("no_asgi_support")
     def test_untraced_asgi_request_is_reported_once(self, caplog: pytest.LogCaptureFixture) -> None:
         """A sync chain serving ASGI requests logs one error, not one per request."""
         middleware.report_untraced_asgi.cache_clear()
