@@ -48,9 +48,14 @@ def peer_is_trusted(peer: str | None, networks: tuple[IpNetwork, ...]) -> bool:
     return any(address in network for network in networks)
 
 
-def _identifier(key: str, value: str) -> str | None:
+def accept_identifier(key: str, value: str, *, trusted_correlation: bool = False) -> str | None:
+    """*value* if it may be used as identifier *key* coming from a trusted hop, else ``None``.
+
+    Even trusted values are printable and bounded; a correlation id must have a safe shape
+    (any header-safe one with *trusted_correlation*, as from a trusted proxy).
+    """
     if key == CORRELATION_ID:
-        return correlation.accept(value)
+        return correlation.accept(value, trusted=trusted_correlation)
     return value if value.isprintable() and len(value) <= MAX_VALUE_LENGTH else None
 
 
@@ -65,7 +70,7 @@ def filter_inbound(
         if value is None or len(value) > config.inbound_baggage_max_value_length:
             result.dropped += 1
         elif key in config.server_owned:
-            accepted = _identifier(key, value) if trust_ids else None
+            accepted = accept_identifier(key, value) if trust_ids else None
             if accepted is None:
                 result.dropped += 1
             else:

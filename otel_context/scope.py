@@ -192,6 +192,18 @@ def detach_scope(scope: RequestScope, token: Token[otel_context.Context]) -> Non
     otel_context.detach(token)
 
 
+def release_scope(scope: RequestScope, token: Token[otel_context.Context]) -> None:
+    """Close *scope*, and detach *token* only if *scope* is still the current one.
+
+    For adapters whose hook pairs do not unwind last in, first out (Celery runs its
+    ``task_postrun`` handlers in connection order, so the instrumentor may already have reset
+    the context below our token: resetting ours then would bring the task span back).
+    """
+    scope.close()
+    if otel_context.get_value(SCOPE_KEY) is scope:
+        otel_context.detach(token)
+
+
 @contextmanager
 def scoped(scope: RequestScope | None = None, /, **ids: object) -> Iterator[RequestScope]:
     """Run a block inside a scope (a new one, closed at the end, unless one is given).

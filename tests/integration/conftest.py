@@ -26,3 +26,12 @@ def example_files(tmp_path: Path, example_db_template: Path) -> ServiceFiles:
     files = ServiceFiles.in_dir(tmp_path / "service")
     copy_db(example_db_template, files.db)
     return files
+
+
+@pytest.fixture(scope="session")
+def broker_url(tmp_path_factory: pytest.TempPathFactory):  # yields a str
+    """A Redis broker URL for Celery (see tests/integration/_broker.py); skips if none."""
+    from tests.integration._broker import redis_broker
+
+    with redis_broker(tmp_path_factory.mktemp("redis")) as url:
+        yield url
