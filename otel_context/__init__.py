@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from otel_context.conf import ConfigurationError
-from otel_context.django.instrumentation import instrument
 from otel_context.export import StructlogOTelLogProcessor
 from otel_context.processors import StructlogOTelProcessor
 from otel_context.propagation import IdentifierPropagator
@@ -15,6 +16,9 @@ from otel_context.scope import RequestScope, bind, get_identifiers, scoped
 from otel_context.stdlib import OTelContextFilter
 from otel_context.threads import ContextExecutor, with_context
 from otel_context.work import background
+
+if TYPE_CHECKING:
+    from otel_context.django.instrumentation import instrument
 
 __all__ = [
     "ConfigurationError",
@@ -33,3 +37,13 @@ __all__ = [
     "shutdown_providers",
     "with_context",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Django's entry point loads on first use: a Flask app never imports Django.
+    if name == "instrument":
+        from otel_context.django.instrumentation import instrument  # noqa: PLC0415
+
+        return instrument
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 from typing import TYPE_CHECKING, Any
 
 from example.runner import (
+    GUNICORN_CONFIG,
     Service,
     ServiceFiles,
     prepare_database,
     read_json_lines,
     start_gunicorn,
+    start_server,
     start_uvicorn,
     stop_process,
+    wait_until_ready,
 )
 
 if TYPE_CHECKING:
@@ -32,6 +36,7 @@ __all__ = [
     "migrated_example_db",
     "read_json_lines",
     "running_gunicorn",
+    "running_gunicorn_app",
     "running_uvicorn",
     "stop_process",
     "user_ids",
@@ -90,3 +95,26 @@ def user_ids(db: Path) -> dict[str, str]:
     with contextlib.closing(sqlite3.connect(db)) as connection:
         rows = connection.execute("SELECT username, id FROM auth_user").fetchall()
     return {username: str(pk) for username, pk in rows}
+
+
+@contextlib.contextmanager
+def running_gunicorn_app(
+    files: ServiceFiles, app: str, *, workers: int = 2, threads: int = 4, ready_timeout: float = 30
+) -> Iterator[Service]:
+    """Like :func:`running_gunicorn`, serving another WSGI *app* (``"module:variable"``).
+
+    The example's gunicorn settings still apply (gthread, one ``TracerProvider`` per worker
+    writing ``files.span_file``); *app* must answer ``GET /healthz`` with 200 once ready.
+    """
+    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), app]
+    env = {
+        "EXAMPLE_BIND": "fd://{fd}",
+        "EXAMPLE_WORKERS": str(workers),
+        "EXAMPLE_THREADS": str(threads),
+    }
+    service = start_server(command, files, env)
+    try:
+        wait_until_ready(service, ready_timeout)
+        yield service
+    finally:
+        service.stop()

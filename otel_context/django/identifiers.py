@@ -10,12 +10,12 @@ per request (after routing, and once more after a late authentication if it foun
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from django.utils.functional import LazyObject, empty
 
 from otel_context.attributes import USER_ID
+from otel_context.identifiers import found, from_url_kwargs, run_resolvers
 from otel_context.scope import coerce
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
     from otel_context.conf import Config
     from otel_context.scope import RequestScope
-
-_logger = logging.getLogger(__name__)
 
 
 def loaded_user(request: HttpRequest) -> object | None:
@@ -45,11 +43,6 @@ def user_id(user: object, field: str | None) -> str | None:
     if field is None or not isinstance(user, AbstractBaseUser) or not user.is_authenticated:
         return None
     return coerce(getattr(user, field, None))
-
-
-def _found(values: Mapping[str, object]) -> dict[str, object]:
-    """Only what a resolver found: ``None`` means "not known here", never "unbind"."""
-    return {key: value for key, value in values.items() if value is not None}
 
 
 class DjangoIdentifiers:
@@ -83,40 +76,17 @@ class DjangoIdentifiers:
         ids: dict[str, object] = {USER_ID: uid}
         if uid is not None and self._retry:
             retry, self._retry = self._retry, ()
-            ids.update(_found(self._resolve(retry)))
+            ids.update(found(self._resolve(retry)))
         self.scope.bind(ids)
 
     def on_view(self, view_kwargs: Mapping[str, Any]) -> None:
         """After routing: bind URL-kwarg ids and run the resolvers."""
-        ids = self._from_url_kwargs(view_kwargs)
+        ids = from_url_kwargs(view_kwargs, self.config.url_kwargs)
         resolved = self._resolve(tuple(self.config.resolvers))
         self._retry = tuple(name for name in self.config.resolvers if resolved.get(name) is None)
-        ids.update(_found(resolved))
+        ids.update(found(resolved))
         self.scope.bind(ids)
         self()
 
-    def _from_url_kwargs(self, view_kwargs: Mapping[str, Any]) -> dict[str, object]:
-        ids: dict[str, object] = {}
-        for kwarg, rule in self.config.url_kwargs.items():
-            if kwarg not in view_kwargs:
-                continue
-            if isinstance(rule, str):
-                ids[rule] = view_kwargs[kwarg]
-                continue
-            try:
-                found = rule(str(view_kwargs[kwarg]))
-            except Exception:
-                _logger.exception("otel_context: URL_KWARGS lookup for %r failed", kwarg)
-                continue
-            ids.update(found or {})
-        return ids
-
     def _resolve(self, names: tuple[str, ...]) -> dict[str, object]:
-        values: dict[str, object] = {}
-        for name in names:
-            try:
-                values[name] = self.config.resolvers[name](self.request)
-            except Exception:
-                _logger.exception("otel_context: resolver for %r failed", name)
-                values[name] = None
-        return values
+        return run_resolvers(names, self.config.resolvers, self.request)

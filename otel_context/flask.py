@@ -1,0 +1,269 @@
+"""Flask adapter: the request scope of :mod:`otel_context.request` around every Flask request.
+
+:func:`instrument_app` adds three things to an app instrumented by
+``opentelemetry-instrumentation-flask`` (it instruments the app itself if nothing has):
+
+* a ``before_request`` function placed right after the instrumentation's own: the span is
+  current and the request routed, so it filters inbound baggage and attaches the scope
+  (:func:`otel_context.request.begin`), then binds URL-kwarg and resolver ids;
+* a ``teardown_request`` function placed right after the instrumentation's own, so Flask
+  (which runs teardown functions in reverse order) ends the scope just before the
+  instrumentation ends the span and detaches its context: last in, first out;
+* an outermost WSGI layer that echoes the correlation id on every response the app starts
+  (500s from unhandled exceptions too) and, should a teardown function raise and skip ours,
+  closes the scope and restores the context the request found.
+
+Not the instrumentation's ``request_hook``: it runs before the span is current, and an app
+already instrumented (e.g. by ``opentelemetry-instrument``) has its hooks sealed in closures.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, cast
+
+import flask
+from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.flask import (  # its WSGI environ keys, per request:
+    _ENVIRON_ACTIVATION_KEY,  # the ``use_span`` activation its teardown exits
+    _ENVIRON_SPAN_KEY,  # the server span it started (absent: the request is not traced)
+    FlaskInstrumentor,
+)
+
+from otel_context import request as lifecycle
+from otel_context.conf import configure, get_config
+from otel_context.identifiers import found, from_url_kwargs, run_resolvers
+from otel_context.propagation import install_propagator
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from opentelemetry.trace import Span
+
+    from otel_context.conf import Config
+
+__all__ = ["instrument_app"]
+
+_logger = logging.getLogger(__name__)
+_lock = threading.Lock()
+#: The ``environ`` key of a request's :class:`RequestState`.
+STATE_KEY: Final = "otel_context.request"
+#: The ``app.extensions`` key marking an app as set up.
+EXTENSION: Final = "otel_context"
+#: ``instrument_app`` keywords handed to ``FlaskInstrumentor.instrument_app``.
+INSTRUMENTOR_OPTIONS: Final = (
+    "tracer_provider",
+    "meter_provider",
+    "excluded_urls",
+    "enable_commenter",
+    "commenter_options",
+    "request_hook",
+    "response_hook",
+)
+
+
+@dataclass(slots=True)
+class RequestState:
+    """What the ``before_request`` function leaves in the WSGI environ for the rest."""
+
+    request: lifecycle.Request
+    config: Config
+    #: The Flask request context that began the request: only its teardown ends it.
+    owner: weakref.ReferenceType[object]
+    #: Resolvers that found nothing after routing, run once more when the response starts.
+    retry: tuple[str, ...] = field(default=())
+
+
+def _request_context() -> object:
+    return cast("Any", flask.globals.request_ctx)._get_current_object()  # noqa: SLF001
+
+
+def _header(environ: WSGIEnvironment, name: str) -> str | None:
+    value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+    return value if isinstance(value, str) else None
+
+
+def _bind_routed(state: RequestState) -> None:
+    """Bind the URL-kwarg ids and run the resolvers, if the request found a route."""
+    if flask.request.url_rule is None:
+        return  # a 404 or 405: as with Django, no view, so no resolvers (scanners cost nothing)
+    config = state.config
+    ids = from_url_kwargs(flask.request.view_args or {}, config.url_kwargs)
+    resolved = run_resolvers(tuple(config.resolvers), config.resolvers, flask.request)
+    state.retry = tuple(name for name in config.resolvers if resolved.get(name) is None)
+    ids.update(found(resolved))
+    state.request.scope.bind(ids)
+
+
+def _before_request() -> None:
+    """Begin the request once it is routed and its span current. Never raises."""
+    environ = flask.request.environ
+    span: Span | None = environ.get(_ENVIRON_SPAN_KEY)
+    if span is None:
+        return  # not traced (an excluded URL): no span, no ids, as with Django
+    try:
+        config = get_config()
+        begun = lifecycle.begin(
+            span, lambda name: _header(environ, name), environ.get("REMOTE_ADDR"), config
+        )
+        state = environ[STATE_KEY] = RequestState(begun, config, weakref.ref(_request_context()))
+        _bind_routed(state)
+    except Exception:
+        _logger.exception("otel_context: beginning the Flask request failed; ids may be missing")
+
+
+def _teardown_request(exc: BaseException | None) -> None:
+    """End the request's scope, before the instrumentation detaches its context. Never raises."""
+    try:
+        environ = flask.request.environ
+        state = environ.get(STATE_KEY)
+        # A copy of the request context (copy_current_request_context) tears down in its own
+        # thread: the request is not over, and its token belongs to this thread's context.
+        if isinstance(state, RequestState) and state.owner() is _request_context():
+            lifecycle.end(state.request)
+            del environ[STATE_KEY]  # only now: if end() failed, the WSGI guard cleans up
+    except Exception:
+        _logger.exception("otel_context: ending the Flask request failed")
+
+
+def _on_response(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> None:
+    """Late resolvers, then the correlation header (replacing any the app set). Never raises."""
+    state = environ.get(STATE_KEY)
+    if not isinstance(state, RequestState):
+        return
+    try:
+        if state.retry:
+            retry, state.retry = state.retry, ()
+            state.request.scope.bind(
+                found(run_resolvers(retry, state.config.resolvers, flask.request))
+            )
+        name, value = state.request.response_header(state.config)
+        headers[:] = [(key, val) for key, val in headers if key.lower() != name.lower()]
+        headers.append((name, value))
+    except Exception:
+        _logger.exception("otel_context: echoing the correlation id failed")
+
+
+class ContextGuard:
+    """The outermost WSGI layer: correlation header, and no context outlives the request.
+
+    Args:
+        wsgi_app: The app's WSGI callable (already wrapped by the instrumentation).
+    """
+
+    __slots__ = ("wsgi_app",)
+
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        """Run the request; echo the correlation id; restore the context if it leaked."""
+        entry = otel_context.get_current()
+        # Resetting this token restores *entry* whatever was attached on top and not detached.
+        bookmark = otel_context.attach(entry)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            _on_response(environ, headers)
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.wsgi_app(environ, start)
+        finally:
+            _restore(environ, entry, bookmark)
+
+
+def _restore(environ: WSGIEnvironment, entry: otel_context.Context, bookmark: Any) -> None:
+    """After the app returned: if our teardown never ran, close the scope, restore *entry*."""
+    state = environ.pop(STATE_KEY, None)
+    if isinstance(state, RequestState):
+        state.request.scope.close()
+    elif otel_context.get_current() is entry:
+        return  # the normal case: every attach of the request was detached
+    _logger.warning(
+        "otel_context: a teardown_request function raised or the context leaked; the request's"
+        " context was discarded"
+    )
+    try:
+        _end_abandoned_span(environ)
+    finally:
+        otel_context.detach(bookmark)
+
+
+def _end_abandoned_span(environ: WSGIEnvironment) -> None:
+    """Exit the instrumentation's ``use_span`` if its teardown was skipped too.
+
+    Left alone, the abandoned generator would end the span and reset its token whenever the
+    garbage collector finalizes it: in another request's context, or another thread's.
+    """
+    activation = environ.pop(_ENVIRON_ACTIVATION_KEY, None)
+    if activation is not None:
+        activation.__exit__(*sys.exc_info())
+
+
+def _insert_after(functions: list[Any], anchor: object, ours: object) -> None:
+    position = functions.index(anchor) + 1 if anchor in functions else len(functions)
+    functions.insert(position, ours)
+
+
+def _instrumentation_teardown(functions: list[Any]) -> object:
+    """The instrumentation's teardown function (it keeps no reference to it on every path)."""
+    marker = "_wrapped_teardown_request."
+    return next((f for f in functions if getattr(f, "__qualname__", "").startswith(marker)), None)
+
+
+def _register(app: flask.Flask) -> None:
+    before = app.before_request_funcs.setdefault(None, [])
+    _insert_after(before, getattr(app, "_before_request", None), _before_request)
+    teardown = app.teardown_request_funcs.setdefault(None, [])
+    _insert_after(teardown, _instrumentation_teardown(teardown), _teardown_request)
+    app.wsgi_app = ContextGuard(app.wsgi_app)  # type: ignore[method-assign]
+
+
+def instrument_app(app: flask.Flask, **options: Any) -> None:
+    """Enable otel_context for a Flask app; safe to call more than once.
+
+    Instruments *app* with ``FlaskInstrumentor().instrument_app`` unless it already is (by
+    ``FlaskInstrumentor().instrument()`` or ``opentelemetry-instrument``), then adds
+    otel_context's request functions. Identifiers: ``correlation.id`` from the request
+    headers (validated, echoed on every response); ``URL_KWARGS`` rules on
+    ``request.view_args``; each ``RESOLVERS`` callable ``(flask.Request) -> str | None`` once
+    the request is routed, and once more when the response starts if it found nothing. Flask
+    has no authentication of its own: ``user.id`` is whatever the resolver named ``"user.id"``
+    returns. ``USER_ID_FIELD`` applies to Django only.
+
+    Args:
+        app: The Flask application.
+        **options: Lower-case names of otel_context options (``resolvers``, ``url_kwargs``,
+            ...), set process-wide with :func:`otel_context.conf.configure`; they win over
+            ``OTEL_CONTEXT_*`` environment variables. ``tracer_provider``,
+            ``meter_provider``, ``excluded_urls``, ``enable_commenter``,
+            ``commenter_options``, ``request_hook`` and ``response_hook`` go to
+            ``FlaskInstrumentor.instrument_app`` when otel_context instruments the app.
+
+    Raises:
+        otel_context.conf.ConfigurationError: an option has an unusable value.
+
+    .. versionadded:: 0.1.0
+    """
+    passthrough = {key: options.pop(key) for key in INSTRUMENTOR_OPTIONS if key in options}
+    with _lock:
+        if options:
+            configure(**options)
+        else:
+            get_config()  # resolve now: a configuration error surfaces at start-up
+        install_propagator()
+        if app.extensions.get(EXTENSION):
+            return
+        if not getattr(app, "_is_instrumented_by_opentelemetry", False):
+            FlaskInstrumentor.instrument_app(app, **passthrough)
+        elif passthrough:
+            _logger.warning(
+                "otel_context: %s already instrumented; ignoring %s", app.name, sorted(passthrough)
+            )
+        _register(app)
+        app.extensions[EXTENSION] = True

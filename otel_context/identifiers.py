@@ -1,0 +1,77 @@
+"""Identifiers derived from a routed request, for every framework adapter.
+
+Once a request is routed, its URL kwargs and the configured resolvers give identifiers
+(``URL_KWARGS``, ``RESOLVERS``). The rules are the same for every framework; only what a
+resolver receives (a Django ``HttpRequest``, a Flask ``Request``) differs. A rule or resolver
+that raises is logged and loses only its own ids, never the request.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from otel_context.conf import UrlKwargRule
+
+_logger = logging.getLogger(__name__)
+
+
+def found(values: Mapping[str, object]) -> dict[str, object]:
+    """Only what was found: ``None`` means "not known here", never "unbind"."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def from_url_kwargs(
+    view_kwargs: Mapping[str, Any], rules: Mapping[str, UrlKwargRule]
+) -> dict[str, object]:
+    """The ids *rules* derive from a routed request's URL kwargs.
+
+    Args:
+        view_kwargs: The kwargs the URL router extracted for the view.
+        rules: ``URL_KWARGS``: kwarg -> attribute name, or a lookup returning several ids.
+
+    Returns:
+        Attribute -> value for every kwarg present that a rule covers.
+    """
+    ids: dict[str, object] = {}
+    for kwarg, rule in rules.items():
+        if kwarg not in view_kwargs:
+            continue
+        if isinstance(rule, str):
+            ids[rule] = view_kwargs[kwarg]
+            continue
+        try:
+            looked_up = rule(str(view_kwargs[kwarg]))
+        except Exception:
+            _logger.exception("otel_context: URL_KWARGS lookup for %r failed", kwarg)
+            continue
+        ids.update(looked_up or {})
+    return ids
+
+
+def run_resolvers(
+    names: Iterable[str], resolvers: Mapping[str, Callable[[Any], object]], request: object
+) -> dict[str, object]:
+    """Run the resolvers called *names* on *request*; one that raises gives ``None``.
+
+    Args:
+        names: Which of *resolvers* to run (attribute names).
+        resolvers: ``RESOLVERS``: attribute -> callable taking the framework's request.
+        request: What each resolver receives.
+
+    Returns:
+        Attribute -> what its resolver returned (``None``: nothing found, or it raised).
+    """
+    values: dict[str, object] = {}
+    for name in names:
+        try:
+            values[name] = resolvers[name](request)
+        except Exception:
+            _logger.exception("otel_context: resolver for %r failed", name)
+            values[name] = None
+    return values

@@ -1,0 +1,52 @@
+"""Fixtures for the Flask adapter: the test app on a private tracer provider, and its client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import flask
+import pytest
+from opentelemetry import trace
+
+from tests.flask.app import create_app
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from flask.testing import FlaskClient
+    from opentelemetry.sdk.trace import TracerProvider
+
+AppFactory = Callable[..., flask.Flask]
+
+
+@pytest.fixture
+def make_app(provider: TracerProvider, monkeypatch: pytest.MonkeyPatch) -> AppFactory:
+    """Build the test app with extra options; spans (views' too) go to *provider*."""
+    monkeypatch.setattr(trace, "get_tracer", lambda *a, **k: provider.get_tracer("tests"))
+
+    def make(**options: Any) -> flask.Flask:
+        return create_app(tracer_provider=provider, **options)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> flask.Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: flask.Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def _no_detach_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """No Flask test may make OTel log "Failed to detach context" (a token reset out of order)."""
+    caplog.set_level(logging.WARNING, logger="opentelemetry.context")
+    yield
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    failed = [r for r in records if "Failed to detach" in r.getMessage()]
+    assert not failed, f"OTel could not detach a context: {failed}"

@@ -1,0 +1,80 @@
+"""The framework-agnostic derivation of identifiers from URL kwargs and resolvers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pytest
+
+from otel_context.identifiers import found, from_url_kwargs, run_resolvers
+
+if TYPE_CHECKING:
+    from otel_context.conf import UrlKwargRule
+
+
+def _lookup(value: str) -> dict[str, object] | None:
+    if value == "raise":
+        raise LookupError(value)
+    return None if value == "none" else {"environment.id": value, "project.id": f"p-{value}"}
+
+
+class TestFound:
+    def test_drops_only_none(self) -> None:
+        """``None`` is "not found"; falsy values that are not ``None`` are kept."""
+        assert found({"a": None, "b": "", "c": 0, "d": "x"}) == {"b": "", "c": 0, "d": "x"}
+
+
+class TestFromUrlKwargs:
+    def test_attribute_rules_bind_the_raw_value(self) -> None:
+        """A string rule names the attribute; kwargs no rule covers are ignored."""
+        ids = from_url_kwargs({"organisation_pk": 7, "other": "x"}, {"organisation_pk": "org.id"})
+        assert ids == {"org.id": 7}
+
+    def test_lookup_rules_get_the_value_as_a_string(self) -> None:
+        """A lookup gets ``str(value)`` and may return several ids, or ``None`` for none."""
+        rules = {"environment_key": _lookup}
+        assert from_url_kwargs({"environment_key": 5}, rules) == {
+            "environment.id": "5",
+            "project.id": "p-5",
+        }
+        assert from_url_kwargs({"environment_key": "none"}, rules) == {}
+
+    def test_a_raising_lookup_loses_only_its_ids(self, caplog: pytest.LogCaptureFixture) -> None:
+        """The exception is logged with the kwarg's name; other rules still apply."""
+        rules: dict[str, UrlKwargRule] = {
+            "environment_key": _lookup,
+            "organisation_pk": "organisation.id",
+        }
+        ids = from_url_kwargs({"environment_key": "raise", "organisation_pk": 1}, rules)
+        assert ids == {"organisation.id": 1}
+        (record,) = caplog.records
+        assert record.levelno == logging.ERROR
+        assert record.getMessage() == "otel_context: URL_KWARGS lookup for 'environment_key' failed"
+
+
+class TestRunResolvers:
+    def test_runs_only_the_named_resolvers_on_the_request(self) -> None:
+        """Each named resolver gets the request; the others do not run."""
+        calls: list[tuple[str, object]] = []
+
+        def resolver(name: str) -> Callable[[object], str]:
+            def resolve(request: object) -> str:
+                calls.append((name, request))
+                return f"{name}-found"
+
+            return resolve
+
+        resolvers = {"user.id": resolver("user.id"), "tenant.id": resolver("tenant.id")}
+        assert run_resolvers(["user.id"], resolvers, "req") == {"user.id": "user.id-found"}
+        assert calls == [("user.id", "req")]
+
+    def test_a_raising_resolver_gives_none(self, caplog: pytest.LogCaptureFixture) -> None:
+        """The exception is logged with the attribute's name; the result says "not found"."""
+
+        def broken(request: object) -> str:
+            raise RuntimeError
+
+        assert run_resolvers(["user.id"], {"user.id": broken}, None) == {"user.id": None}
+        assert caplog.records[0].getMessage() == "otel_context: resolver for 'user.id' failed"
