@@ -119,26 +119,43 @@ class StructlogOTelProcessor:
         """Add the fields to *event_dict* (call-site keys win) and return it."""
         try:
             ctx = _current_context()
-            span = ctx.get(_SPAN_KEY)
             scope = ctx.get(SCOPE_KEY)
-            if isinstance(scope, RequestScope) and not scope.closed:
-                fields, aliases = scope.fields(span)
+            span = ctx.get(_SPAN_KEY)
+            if type(scope) is RequestScope and not scope.closed:
+                cache = scope._cache  # noqa: SLF001 - the hot path reads the cache in place
+                if (
+                    scope.refresh is not None
+                    or cache is None
+                    or cache[0] is not span
+                    or cache[1] != scope.version
+                ):
+                    cache = scope.cached(span)
+                if self._mapper is None and cache[4].isdisjoint(event_dict):
+                    event_dict.update(cache[2])  # the common event: nothing to reconcile
+                    return event_dict
+                fields, aliases = cache[2], cache[3]
             elif span is None:
                 return _rename_aliases(event_dict, STANDARD_ALIASES)
             else:
                 fields, aliases = self._span_fields(span), STANDARD_ALIASES
-            if not aliases.isdisjoint(event_dict):
-                _rename_aliases(event_dict, aliases)
-            if self._mapper is not None:
-                fields = self._renamed(fields)
-            if fields.keys().isdisjoint(event_dict):
-                event_dict.update(fields)
-            else:
-                for key, value in fields.items():
-                    event_dict.setdefault(key, value)
+            self._merge(event_dict, fields, aliases)
         except Exception:
             _report_failure()
         return event_dict
+
+    def _merge(
+        self, event_dict: MutableMapping[str, Any], fields: Fields, aliases: frozenset[str]
+    ) -> None:
+        """The general case: rename call-site aliases, rename fields, call-site keys win."""
+        if not aliases.isdisjoint(event_dict):
+            _rename_aliases(event_dict, aliases)
+        if self._mapper is not None:
+            fields = self._renamed(fields)
+        if fields.keys().isdisjoint(event_dict):
+            event_dict.update(fields)
+        else:
+            for key, value in fields.items():
+                event_dict.setdefault(key, value)
 
     def _renamed(self, fields: Fields) -> Fields:
         source, renamed = self._mapped

@@ -32,6 +32,8 @@ MAX_VALUE_LENGTH: Final = 256
 
 _logger = logging.getLogger(__name__)
 Fields = dict[str, str]
+#: (span, version, fields, call-site aliases, fields and aliases together).
+Cache = tuple[object, int, Fields, frozenset[str], frozenset[str]]
 #: ``organisation__id``-style call-site spellings of the standard identifiers.
 STANDARD_ALIASES: Final = frozenset(key.replace(".", "__") for key in attributes.SERVER_OWNED)
 
@@ -66,8 +68,8 @@ class RequestScope:
     def __init__(self, span: trace.Span | None = None, *, span_attributes: bool = True) -> None:
         self._ids: dict[str, str] = {}
         self._lock = threading.Lock()
-        #: (span, version, fields, call-site aliases): what the log processors add, per span.
-        self._cache: tuple[object, int, Fields, frozenset[str]] | None = None
+        #: What the log processors add, per span and version: see :meth:`cached`.
+        self._cache: Cache | None = None
         self.version = 0
         self.closed = False
         self.span = span
@@ -108,22 +110,30 @@ class RequestScope:
                 self.refresh = None  # a broken adapter must not break every log line after it
                 _logger.exception("otel_context: refreshing identifiers failed; ids may be missing")
 
-    def fields(self, span: object) -> tuple[Fields, frozenset[str]]:
-        """Trace fields for *span* plus the identifiers, and their ``__`` aliases.
+    def cached(self, span: object) -> Cache:
+        """What log processors add for *span*: ``(span, version, fields, aliases, guard)``.
 
-        Cached until the span or the identifiers change, so a log event pays one comparison.
+        *fields* are the trace fields plus the identifiers, *aliases* their call-site ``__``
+        spellings, *guard* both key sets together (an event with none of them takes the fast
+        path). Rebuilt only when the span or the identifiers change.
         """
         self._refresh()
         cache = self._cache
         if cache is not None and cache[0] is span and cache[1] == self.version:
-            return cache[2], cache[3]
+            return cache
         with self._lock:  # a bind() in another thread must not change _ids under us
             version, ids = self.version, dict(self._ids)
         fields = span_fields(span)
         fields.update(ids)
         aliases = STANDARD_ALIASES | {key.replace(".", "__") for key in ids}
-        self._cache = (span, version, fields, aliases)
-        return fields, aliases
+        cache = (span, version, fields, aliases, aliases | frozenset(fields))
+        self._cache = cache
+        return cache
+
+    def fields(self, span: object) -> tuple[Fields, frozenset[str]]:
+        """Trace fields for *span* plus the identifiers, and their ``__`` aliases (cached)."""
+        cache = self.cached(span)
+        return cache[2], cache[3]
 
     def close(self) -> None:
         """End the scope: it reads as empty from now on, even from a leaked context."""
