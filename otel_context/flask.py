@@ -37,9 +37,9 @@ from opentelemetry.instrumentation.flask import (  # its WSGI environ keys, per 
 )
 
 from otel_context import request as lifecycle
-from otel_context.conf import configure, get_config
+from otel_context.conf import get_config
 from otel_context.identifiers import found, from_url_kwargs, run_resolvers
-from otel_context.propagation import install_propagator
+from otel_context.propagation import prepare
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -252,11 +252,7 @@ def instrument_app(app: flask.Flask, **options: Any) -> None:
     """
     passthrough = {key: options.pop(key) for key in INSTRUMENTOR_OPTIONS if key in options}
     with _lock:
-        if options:
-            configure(**options)
-        else:
-            get_config()  # resolve now: a configuration error surfaces at start-up
-        install_propagator()
+        prepare(options)
         if app.extensions.get(EXTENSION):
             return
         if not getattr(app, "_is_instrumented_by_opentelemetry", False):

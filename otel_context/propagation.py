@@ -22,7 +22,7 @@ from opentelemetry.context import Context, get_current
 from opentelemetry.propagators import textmap
 from opentelemetry.propagators.composite import CompositePropagator
 
-from otel_context.conf import Config, get_config
+from otel_context.conf import Config, configure, get_config
 from otel_context.patterns import host_allowed, key_allowed
 from otel_context.scope import current_scope
 
@@ -198,6 +198,18 @@ def _with_safe_baggage(propagator: textmap.TextMapPropagator) -> textmap.TextMap
     if isinstance(propagator, CompositePropagator) and isinstance(inner, list):
         return CompositePropagator([_with_safe_baggage(p) for p in inner])
     return propagator
+
+
+def prepare(options: dict[str, object]) -> None:
+    """What every adapter does first: apply *options*, then wrap the global propagator.
+
+    Without options the configuration is resolved anyway, so an error surfaces at start-up.
+    """
+    if options:
+        configure(**options)
+    else:
+        get_config()
+    install_propagator()
 
 
 def install_propagator() -> IdentifierPropagator:

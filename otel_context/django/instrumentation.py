@@ -17,10 +17,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from otel_context.conf import configure, get_config
 from otel_context.django import hooks
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
-from otel_context.propagation import install_propagator
+from otel_context.propagation import install_propagator, prepare
 
 _logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -143,11 +142,7 @@ def instrument(**options: Any) -> None:
         if key in options
     }
     with _lock:
-        if options:
-            configure(**options)
-        else:
-            get_config()  # resolve now: a configuration error surfaces at start-up
-        install_propagator()
+        prepare(options)
         _install_hooks(**passthrough)
         _install_guard()
         _install_middleware()
