@@ -97,7 +97,7 @@ def returned_keys(function: Callable[..., object]) -> tuple[str, ...] | None:
 def _generator(config: Config) -> str:
     default = next(o.default for o in conf.OPTIONS if o.name == "CORRELATION_ID_GENERATOR")
     if config.correlation_id_generator is default:
-        return "UUID4 hex"
+        return "128-bit random hex"
     return f"by `{dotted_path(config.correlation_id_generator)}`"
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from otel_context import attributes
+from otel_context import attributes, correlation
 from otel_context._parsers import (
     ConfigurationError,
     IpNetwork,
@@ -51,12 +51,6 @@ __all__ = [
 
 SETTING_NAME: Final = "OTEL_CONTEXT"
 ENV_PREFIX: Final = "OTEL_CONTEXT_"
-
-
-def _generate_uuid_hex() -> str:
-    import uuid  # noqa: PLC0415 - only the default generator needs it
-
-    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +100,9 @@ OPTIONS: Final[tuple[Option, ...]] = (
     ),
     Option(
         "CORRELATION_ID_GENERATOR",
-        _generate_uuid_hex,
+        correlation.random_id,
         as_callable,
-        "Callable (or dotted path) returning a new correlation id; default: UUID4 hex.",
+        "Callable (or dotted path) returning a new correlation id; default: 128-bit random hex.",
     ),
     Option(
         "TRUST_CORRELATION_ID",

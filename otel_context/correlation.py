@@ -10,8 +10,8 @@ Anything else is replaced by a generated id; the raw value is never logged or ec
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -29,18 +29,26 @@ def is_valid(value: str) -> bool:
     return _SAFE_TOKEN.fullmatch(value) is not None
 
 
+def random_id() -> str:
+    """The default correlation id: 128 random bits as 32 lower-case hex digits.
+
+    The same shape as nginx's ``$request_id`` and a W3C trace id; cheaper than a UUID object.
+    """
+    return os.urandom(16).hex()
+
+
 def generate(generator: Callable[[], str] | None = None) -> str:
-    """A new correlation id from *generator*, falling back to UUID4 hex if it misbehaves."""
-    if generator is not None:
+    """A new correlation id from *generator*, falling back to :func:`random_id` if it misbehaves."""
+    if generator is not None and generator is not random_id:
         try:
             value = generator()
         except Exception:
-            _logger.exception("otel_context: CORRELATION_ID_GENERATOR raised; using a UUID")
+            _logger.exception("otel_context: CORRELATION_ID_GENERATOR raised; using a random id")
         else:
             if isinstance(value, str) and is_valid(value):
                 return value
             _logger.error("otel_context: CORRELATION_ID_GENERATOR returned an unusable value")
-    return uuid.uuid4().hex
+    return random_id()
 
 
 def accept(raw: str | None, *, trusted: bool = False) -> str | None:

@@ -122,13 +122,10 @@ class StructlogOTelProcessor:
             scope = ctx.get(SCOPE_KEY)
             span = ctx.get(_SPAN_KEY)
             if type(scope) is RequestScope and not scope.closed:
+                if scope.refresh is not None:
+                    scope._refresh()  # noqa: SLF001 - a framework's lazy ids (e.g. the user)
                 cache = scope._cache  # noqa: SLF001 - the hot path reads the cache in place
-                if (
-                    scope.refresh is not None
-                    or cache is None
-                    or cache[0] is not span
-                    or cache[1] != scope.version
-                ):
+                if cache is None or cache[0] is not span or cache[1] != scope.version:
                     cache = scope.cached(span)
                 if self._mapper is None and cache[4].isdisjoint(event_dict):
                     event_dict.update(cache[2])  # the common event: nothing to reconcile

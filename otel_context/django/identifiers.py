@@ -31,7 +31,8 @@ def loaded_user(request: HttpRequest) -> object | None:
     """``request.user`` if it is already loaded, without loading it."""
     user = request.__dict__.get("user")
     if isinstance(user, LazyObject):
-        wrapped = user._wrapped  # noqa: SLF001 - the only way to peek without evaluating
+        # Peek without evaluating; object.__getattribute__ skips LazyObject's own (per event).
+        wrapped = object.__getattribute__(user, "_wrapped")
         return None if wrapped is empty else wrapped
     return user
 
