@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +26,7 @@ from typing import Any
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 GUNICORN_CONFIG = REPO_DIR / "example" / "gunicorn.conf.py"
+UWSGI_CONFIG = REPO_DIR / "example" / "uwsgi.ini"
 _PREPARE_DB = """
 import django
 from django.core.management import call_command
@@ -245,3 +248,68 @@ def read_json_lines(path: Path) -> list[dict[str, Any]]:
             raise ValueError(msg) from exc
         records.append(record)
     return records
+
+
+# ---------------------------------------------------------------- uWSGI
+#: What uWSGI 2.0 logs when a worker has loaded the app (with lazy-apps, once per worker).
+_UWSGI_APP_READY = re.compile(r"WSGI app \d+ \(mountpoint='[^']*'\) ready in .* pid: (\d+)")
+
+
+def uwsgi_binary() -> str | None:
+    """The ``uwsgi`` installed next to this Python (the venv's), else one on PATH."""
+    beside = Path(sys.executable).with_name("uwsgi")
+    return str(beside) if beside.is_file() else shutil.which("uwsgi")
+
+
+def start_uwsgi(  # noqa: PLR0913 - start_gunicorn's options, plus lazy_apps
+    files: ServiceFiles,
+    *,
+    workers: int = 2,
+    threads: int = 4,
+    lazy_apps: bool = True,
+    env: dict[str, str] | None = None,
+    ready_timeout: float = 30,
+) -> Service:
+    """Start uWSGI with ``example/uwsgi.ini`` on a free port; wait until every worker is ready.
+
+    ``Service.stop()`` sends SIGTERM, which the ini makes uWSGI's graceful shutdown: workers
+    finish their requests, flush their spans and exit.
+
+    ``lazy_apps=False`` overrides the ini: the master loads the app once and forks the workers
+    (``example/uwsgi_app.py`` then sets tracing up in a ``uwsgidecorators.postfork`` hook).
+
+    Raises:
+        FileNotFoundError: no ``uwsgi`` binary (``pip install uwsgi``).
+    """
+    binary = uwsgi_binary()
+    if binary is None:
+        msg = "no uwsgi binary next to this Python or on PATH (pip install uwsgi)"
+        raise FileNotFoundError(msg)
+    server_env = {
+        "EXAMPLE_BIND": "fd://{fd}",
+        "EXAMPLE_WORKERS": str(workers),
+        "EXAMPLE_THREADS": str(threads),
+        **(env or {}),
+    }
+    command = [binary, "--ini", str(UWSGI_CONFIG)]
+    if not lazy_apps:
+        command += ["--set", "lazy-apps=false"]
+    service = start_server(command, files, server_env)
+    try:
+        deadline = time.monotonic() + ready_timeout
+        wait_until_ready(service, ready_timeout)
+        _wait_for_uwsgi_apps(service, workers if lazy_apps else 1, deadline)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
+def _wait_for_uwsgi_apps(service: Service, count: int, deadline: float) -> None:
+    """Wait until *count* processes have loaded the app (with lazy-apps, each worker does)."""
+    while time.monotonic() < deadline:
+        if len(set(_UWSGI_APP_READY.findall(service.stderr()))) >= count:
+            return
+        time.sleep(0.1)
+    msg = f"fewer than {count} uwsgi processes loaded the app:\n{service.stderr()}"
+    raise TimeoutError(msg)

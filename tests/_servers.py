@@ -21,6 +21,7 @@ from example.runner import (
     start_gunicorn,
     start_server,
     start_uvicorn,
+    start_uwsgi,
     stop_process,
     wait_until_ready,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "running_gunicorn",
     "running_gunicorn_app",
     "running_uvicorn",
+    "running_uwsgi",
     "stop_process",
     "user_ids",
 ]
@@ -115,6 +117,22 @@ def running_gunicorn_app(
     service = start_server(command, files, env)
     try:
         wait_until_ready(service, ready_timeout)
+        yield service
+    finally:
+        service.stop()
+
+
+@contextlib.contextmanager
+def running_uwsgi(files: ServiceFiles, **options: Any) -> Iterator[Service]:
+    """Run uWSGI (``example/uwsgi.ini``: processes x threads, lazy-apps) for the block.
+
+    *options* go to :func:`example.runner.start_uwsgi` (``workers``, ``threads``, ``env``).
+    The block starts once every worker has loaded the app. After it, the server has been
+    stopped gracefully (SIGTERM, made graceful by the ini), ``service.process.returncode`` is
+    uWSGI's exit status and the log and span files are complete.
+    """
+    service = start_uwsgi(files, **options)
+    try:
         yield service
     finally:
         service.stop()

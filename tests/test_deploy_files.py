@@ -546,3 +546,80 @@ class TestComposeCli:
         )
         assert result.returncode != 0
         assert "imagee" in result.stderr
+
+
+# ---------------------------------------------------------------- filelog overlay
+
+FILELOG_FILE = REPO / "collector" / "otel-collector-filelog.yaml"
+
+
+def merged(base: Doc, overlay: Doc) -> Doc:
+    """What ``--config=base --config=overlay`` gives: maps merged, anything else replaced."""
+    result = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def filelog_pipeline_problems(collector: Doc) -> list[str]:
+    """Pipelines reading files use the OTLP logs pipeline's processors and exporters."""
+    pipelines = collector["service"]["pipelines"]
+    reference = pipelines.get("logs") or {}
+    reading = {
+        name: pipeline
+        for name, pipeline in pipelines.items()
+        if any(kind_of(r) == "filelog" for r in pipeline.get("receivers") or [])
+    }
+    if not reading:
+        return ["no pipeline reads files (filelog receiver)"]
+    return [
+        f"pipeline {name!r}: {part} differ from the 'logs' pipeline's"
+        for name, pipeline in reading.items()
+        for part in ("processors", "exporters")
+        if pipeline.get(part) != reference.get(part)
+    ]
+
+
+@pytest.fixture(scope="module")
+def with_filelog(collector: Doc) -> Doc:
+    return merged(collector, load(FILELOG_FILE))
+
+
+class TestFilelogOverlay:
+    def test_merged_config_passes_the_collector_rules(self, with_filelog: Doc) -> None:
+        """Merged onto otel-collector.yaml, the overlay keeps every rule above satisfied."""
+        assert component_problems(with_filelog) == []
+        assert processor_order_problems(with_filelog) == []
+        assert receiver_problems(with_filelog) == []
+
+    def test_files_are_shipped_like_otlp_logs(self, with_filelog: Doc) -> None:
+        """The filelog pipeline has the OTLP logs pipeline's processors and exporters."""
+        assert filelog_pipeline_problems(with_filelog) == []
+
+    def test_overlay_dropping_an_extension_is_reported(
+        self, tmp_path: Path, collector: Doc
+    ) -> None:
+        """Lists are replaced on merge: an overlay naming only its own extension loses one."""
+        broken = broken_copy(
+            tmp_path, FILELOG_FILE, ("service", "extensions"), ["file_storage/filelog"]
+        )
+        assert component_problems(merged(collector, broken)) == [
+            "extension 'health_check' is defined but not enabled"
+        ]
+
+    def test_other_exporters_are_reported(self, tmp_path: Path, collector: Doc) -> None:
+        """A filelog pipeline exporting elsewhere than the OTLP logs is reported."""
+        keys = ("service", "pipelines", "logs/filelog", "exporters")
+        broken = broken_copy(tmp_path, FILELOG_FILE, keys, ["debug"])
+        assert filelog_pipeline_problems(merged(collector, broken)) == [
+            "pipeline 'logs/filelog': exporters differ from the 'logs' pipeline's"
+        ]
+
+    def test_base_config_alone_ships_no_files(self, collector: Doc) -> None:
+        """Without the overlay no pipeline reads files: the rule can fail."""
+        assert filelog_pipeline_problems(collector) == [
+            "no pipeline reads files (filelog receiver)"
+        ]
