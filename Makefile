@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,asgi,requests]'
 	touch $(STAMP)
 
-## demo: run the example service under gunicorn and show its log lines and spans
+## demo: run the example service, the pricing service and a Celery worker (needs Redis or
+##       a redis-server binary); show their log lines and spans, one trace across all three
 demo: $(STAMP)
 	$(BIN)/python -m example.demo
 

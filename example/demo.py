@@ -3,29 +3,31 @@
 
 ``python -m example.demo`` (or ``make demo``). For every request it prints the response's
 correlation id, the JSON log lines of that request and its spans, grouped by trace id, and
-checks that they agree. Exits non-zero if anything is missing or inconsistent.
-Everything it writes is under ``.demo/``.
+checks that they agree. Last, one request crosses services: the web service calls the pricing
+service (a second gunicorn) and enqueues a Celery task (a ``-P solo`` worker, on a Redis
+broker it starts if none answers); the lines and spans of all three processes are shown under
+the one trace id (``example.demo_services``). Exits non-zero if anything is missing or
+inconsistent, or if a process did not exit cleanly.
+Everything it writes is under ``.demo/`` (or ``EXAMPLE_DEMO_DIR``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 
+from example import demo_services
 from example.app import demo_data
-from example.runner import (
-    REPO_DIR,
-    ServiceFiles,
-    prepare_database,
-    read_json_lines,
-    start_gunicorn,
-)
+from example.processes import BrokerUnavailableError, StackFiles, running_stack
+from example.runner import REPO_DIR, prepare_database, read_json_lines
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,7 +46,9 @@ SHOWN_ATTRIBUTES = (
     "environment.id",
     "identity.identifier",
 )
-SKIPPED_LOG_KEYS = frozenset({"event", "timestamp", "level", "trace_id", "exception"})
+SKIPPED_LOG_KEYS = frozenset(
+    {"event", "timestamp", "level", "trace_id", "exception", "service.name"}
+)
 
 
 @dataclass
@@ -223,29 +227,40 @@ def show(exchange: Exchange, problems: list[str]) -> None:
         print(f"   PROBLEM: {problem}")
 
 
+def demo_dir() -> Path:
+    """Where the demo writes: ``EXAMPLE_DEMO_DIR``, default ``.demo/`` in the repository."""
+    return Path(os.environ.get("EXAMPLE_DEMO_DIR", "").strip() or REPO_DIR / ".demo")
+
+
 def run() -> int:
     started = time.monotonic()
-    files = ServiceFiles.in_dir(REPO_DIR / ".demo")
+    files = StackFiles.in_dir(demo_dir())
     files.truncate_outputs()
-    prepare_database(files)
-    service = start_gunicorn(files, workers=2, threads=4)
+    prepare_database(files.web)
     try:
-        exchanges = send_requests(service)
-    finally:
-        code = service.stop()
-    attach_records(exchanges, read_json_lines(files.log_file), read_json_lines(files.span_file))
+        with running_stack(files) as stack:
+            exchanges = send_requests(stack.web)
+            crossing = demo_services.send_quote(stack.web, files)
+    except BrokerUnavailableError as error:
+        print(f"the demo needs a Redis broker for its Celery worker: {error}", file=sys.stderr)
+        return 2
+    attach_records(
+        exchanges, read_json_lines(files.web.log_file), read_json_lines(files.web.span_file)
+    )
     failures = 0
     for exchange in exchanges:
         problems = problems_of(exchange)
         failures += bool(problems)
         show(exchange, problems)
-    print(f"\nlog lines: {files.log_file}\nspans:     {files.span_file}")
-    print(
-        f"gunicorn exited with {code}; {len(exchanges)} requests, {failures} with problems, ",
-        end="",
-    )
+    demo_services.gather(crossing, files)
+    problems = demo_services.problems_of(crossing)
+    failures += bool(problems)
+    demo_services.show(crossing, problems)
+    codes = stack.exit_codes()
+    print(f"\nlog lines and spans: {files.directory} (pricing/ and worker/ below it)")
+    print(f"exit codes: {codes}; {len(exchanges) + 1} requests, {failures} with problems, ", end="")
     print(f"{time.monotonic() - started:.1f} s")
-    return 1 if failures or code != 0 else 0
+    return 1 if failures or any(codes.values()) else 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@ Environment:
     EXAMPLE_LOG_FILE: file the JSON log lines are appended to (default: stdout).
     EXAMPLE_SECRET_KEY: Django's SECRET_KEY (default: a fixed demo value).
     EXAMPLE_DEBUG: "true" turns on DEBUG.
+    EXAMPLE_PRICING_URL: base URL of the pricing service (``example.pricing_settings``) that
+        the quote view calls; unset: the quote view answers 503.
+    EXAMPLE_BROKER_URL: Redis URL of the Celery broker the quote view enqueues a task on
+        (``example.tasks``); unset: no task is enqueued.
+    OTEL_SERVICE_NAME: ``service.name`` of the spans and of every log line.
 
 The OTel SDK ``TracerProvider`` is not set up here but in ``example/gunicorn.conf.py``'s
 ``post_fork`` hook: the BatchSpanProcessor's export thread does not survive a fork.
@@ -12,14 +17,10 @@ The OTel SDK ``TracerProvider`` is not set up here but in ``example/gunicorn.con
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
-import structlog
-
-from example.linefiles import open_line_file
-from otel_context import StructlogOTelProcessor
+from example.logs import configure_structlog, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent
 REPO_DIR = BASE_DIR.parent
@@ -71,6 +72,10 @@ USE_TZ = True
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/healthz"
 
+# The services the quote view talks to (read by example.app.services and example.app.apps).
+EXAMPLE_PRICING_URL = os.environ.get("EXAMPLE_PRICING_URL", "").strip() or None
+EXAMPLE_BROKER_URL = os.environ.get("EXAMPLE_BROKER_URL", "").strip() or None
+
 OTEL_CONTEXT = {
     "CORRELATION_ID_HEADERS": ["Correlation-Id", "X-Request-ID"],
     "USER_ID_FIELD": "pk",
@@ -90,46 +95,5 @@ OTEL_CONTEXT = {
 # ---------------------------------------------------------------- logging
 # structlog events and stdlib records become one JSON line each, with the request's ids.
 LOG_FILE = os.environ.get("EXAMPLE_LOG_FILE") or None
-
-structlog.configure(
-    processors=[
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        StructlogOTelProcessor(),
-        structlog.processors.TimeStamper(fmt="iso"),
-        structlog.processors.format_exc_info,
-        structlog.processors.JSONRenderer(),
-    ],
-    wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-    logger_factory=structlog.WriteLoggerFactory(file=open_line_file(LOG_FILE)),  # type: ignore[arg-type]
-    cache_logger_on_first_use=True,
-)
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {
-            "()": structlog.stdlib.ProcessorFormatter,
-            "processors": [
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.JSONRenderer(),
-            ],
-            "foreign_pre_chain": [
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.add_logger_name,
-                StructlogOTelProcessor(),
-                structlog.processors.TimeStamper(fmt="iso"),
-                structlog.processors.format_exc_info,
-            ],
-        },
-    },
-    "handlers": {
-        "json": {
-            "()": logging.StreamHandler,
-            "stream": open_line_file(LOG_FILE),
-            "formatter": "json",
-        },
-    },
-    "root": {"handlers": ["json"], "level": "INFO"},
-}
+configure_structlog(LOG_FILE)
+LOGGING = logging_config(LOG_FILE)

@@ -12,6 +12,11 @@ urlpatterns = [
         name="project-detail",
     ),
     path(
+        "api/v1/organisations/<int:organisation_pk>/projects/<int:project_pk>/quote/",
+        views.project_quote,
+        name="project-quote",
+    ),
+    path(
         "api/v1/environments/<str:environment_api_key>/flags/",
         views.environment_flags,
         name="environment-flags",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, NoReturn
 
+import requests
 import structlog
 
 from example.app.auth import APIKeyPrincipal
@@ -12,6 +13,8 @@ from example.app.models import Environment, Feature, Membership, Project
 
 log = structlog.get_logger(__name__)
 stdlib_log = logging.getLogger(__name__)
+#: Seconds the quote view waits for the pricing service.
+PRICING_TIMEOUT = 5
 
 
 def _may_access(principal: Any, organisation_id: int) -> bool:
@@ -51,6 +54,31 @@ def evaluate_flags(environment: Environment, identifier: str | None = None) -> d
     )
     log.info("flags.evaluated", count=len(flags), for_identity=identifier is not None)
     return flags
+
+
+def fetch_quote(pricing_url: str, project: Project) -> dict[str, Any]:
+    """Ask the pricing service for *project*'s price; no ids are passed, the baggage has them.
+
+    Raises:
+        requests.RequestException: the pricing service is unreachable or answered an error.
+    """
+    response = requests.get(
+        f"{pricing_url.rstrip('/')}/api/v1/pricing/quote/",
+        params={"features": project.features.count()},
+        timeout=PRICING_TIMEOUT,
+    )
+    response.raise_for_status()
+    quote: dict[str, Any] = response.json()
+    return quote
+
+
+def enqueue_quote_report(project: Project, quote: dict[str, Any]) -> str:
+    """Enqueue the Celery task recording *quote*; returns the task id."""
+    from example.tasks import record_quote  # noqa: PLC0415 - Celery only with a broker set
+
+    result = record_quote.delay(project.pk, quote["total"])
+    log.info("quote.report.enqueued", task_id=result.id)
+    return str(result.id)
 
 
 def explode() -> NoReturn:

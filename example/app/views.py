@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import requests
 import structlog
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
@@ -34,6 +36,32 @@ def project_detail(request: HttpRequest, organisation_pk: int, project_pk: int) 
     summary = services.summarise_project(project)
     log.info("project.served", features=len(summary["features"]))
     return JsonResponse({"project": summary, "identifiers": otel_context.get_identifiers()})
+
+
+@require_GET
+@login_required
+def project_quote(request: HttpRequest, organisation_pk: int, project_pk: int) -> JsonResponse:
+    """Price a project with the pricing service (HTTP), then record the quote in a task.
+
+    503 without ``EXAMPLE_PRICING_URL``, 502 if the pricing service fails; the task is
+    enqueued only with ``EXAMPLE_BROKER_URL``.
+    """
+    log.info("quote.requested")
+    project = services.find_project(request.user, organisation_pk, project_pk)
+    if project is None:
+        raise Http404
+    if settings.EXAMPLE_PRICING_URL is None:
+        return JsonResponse({"detail": "no pricing service configured"}, status=503)
+    try:
+        quote = services.fetch_quote(settings.EXAMPLE_PRICING_URL, project)
+    except requests.RequestException as error:
+        log.warning("quote.pricing_failed", error=type(error).__name__)
+        return JsonResponse({"detail": "the pricing service failed"}, status=502)
+    task_id = services.enqueue_quote_report(project, quote) if settings.EXAMPLE_BROKER_URL else None
+    log.info("quote.served", total=quote.get("total"))
+    return JsonResponse(
+        {"quote": quote, "task_id": task_id, "identifiers": otel_context.get_identifiers()}
+    )
 
 
 @require_GET
