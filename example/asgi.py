@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.asgi import get_asgi_application
 
-from example.tracing import setup_tracing
+from example.tracing import setup_tracing, shutdown
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -34,7 +34,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await asyncio.to_thread(provider.shutdown)  # flushes the BatchSpanProcessor queue
+            await asyncio.to_thread(shutdown, provider)  # flushes, within 5 s
             await send({"type": "lifespan.shutdown.complete"})
             return
 

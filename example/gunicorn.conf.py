@@ -20,10 +20,10 @@ import gc
 import os
 from typing import TYPE_CHECKING, Any
 
-from example.tracing import setup_tracing
+from example.tracing import setup_tracing, shutdown
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
+    from otel_context.providers import Providers
 
 wsgi_app = "example.wsgi:application"
 bind = [os.environ.get("EXAMPLE_BIND") or "127.0.0.1:8000"]
@@ -36,7 +36,7 @@ proc_name = "otel-context-example"
 # gunicorn >= 25 opens a control socket at one per-user path: two servers would collide.
 control_socket_disable = True
 
-_provider: TracerProvider | None = None
+_provider: Providers | None = None
 
 
 def post_fork(server: Any, worker: Any) -> None:
@@ -52,9 +52,8 @@ def post_worker_init(worker: Any) -> None:
 
 def _shutdown() -> None:
     global _provider
-    provider, _provider = _provider, None
-    if provider is not None:
-        provider.shutdown()  # flushes the BatchSpanProcessor queue
+    providers, _provider = _provider, None
+    shutdown(providers)  # bounded: gunicorn would kill a worker blocked ~30 s on a dead collector
 
 
 def worker_int(worker: Any) -> None:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from example.linefiles import open_line_file
-from example.tracing import DEFAULT_SERVICE_NAME
-from otel_context import StructlogOTelProcessor
+from example.tracing import DEFAULT_SERVICE_NAME, otlp_endpoint
+from otel_context import StructlogOTelLogProcessor, StructlogOTelProcessor
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor
@@ -49,6 +49,9 @@ def _shared_processors() -> list[Processor]:
         AddServiceName(service_name()),
         structlog.processors.TimeStamper(fmt="iso"),
         structlog.processors.format_exc_info,
+        # Each event also as a span event (Jaeger shows them as the span's "Logs") and, when
+        # logs are exported over OTLP, as an OTel log record in the request's context.
+        StructlogOTelLogProcessor(span_events=True, log_records=otlp_endpoint()),
     ]
 
 

@@ -1,7 +1,7 @@
 """The example service's ``TracerProvider``, shared by its gunicorn (WSGI) and uvicorn (ASGI) runs.
 
-Spans go to ``EXAMPLE_SPAN_FILE`` (default stdout), one compact JSON line each, and also over
-OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set and an OTLP exporter is installed.
+Spans go to ``EXAMPLE_SPAN_FILE`` (default stdout), one compact JSON line each, and traces and
+logs also over OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (via ``configure_providers``).
 
 Call :func:`setup_tracing` once per serving process, after any fork: gunicorn's ``post_fork``
 hook does it for each worker, ``example/asgi.py`` for the uvicorn process. A
@@ -14,11 +14,14 @@ import os
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
+from opentelemetry._logs import get_logger_provider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
+import otel_context
 from example.linefiles import open_line_file
+from otel_context.providers import Providers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,34 +39,44 @@ class JsonLinesSpanExporter(ConsoleSpanExporter):
         )
 
 
-def otlp_exporter(warn: Callable[[str], None]) -> SpanExporter | None:
-    """An OTLP/HTTP exporter if ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set; *warn* if not installed."""
-    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip():
-        return None
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
-            OTLPSpanExporter,
-        )
-    except ImportError:
-        warn("OTEL_EXPORTER_OTLP_ENDPOINT is set but no OTLP exporter is installed")
-        return None
-    return OTLPSpanExporter()  # reads the endpoint and headers from the environment
+def otlp_endpoint() -> bool:
+    """Whether traces and logs should also leave over OTLP (``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip())
 
 
-def setup_tracing(*, warn: Callable[[str], None], shutdown_on_exit: bool) -> TracerProvider:
-    """Create the process's ``TracerProvider``, make it the global one and return it.
+def setup_tracing(*, warn: Callable[[str], None], shutdown_on_exit: bool) -> Providers:
+    """Set up this process's providers, make them global, and return them.
+
+    Spans always go to ``EXAMPLE_SPAN_FILE`` as JSON lines (the demo and the tests read it).
+    With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, :func:`otel_context.configure_providers` also
+    exports traces and logs over OTLP. Stop with :func:`shutdown`: bounded, collector up or not.
 
     Args:
         warn: Reports a configuration problem (e.g. gunicorn's ``server.log.warning``).
         shutdown_on_exit: Flush and shut down at interpreter exit (``atexit``). gunicorn
             workers shut down in their exit hooks instead.
     """
+    span_file = JsonLinesSpanExporter(os.environ.get("EXAMPLE_SPAN_FILE"))
+    if otlp_endpoint():
+        try:
+            providers = otel_context.configure_providers(default_service_name=DEFAULT_SERVICE_NAME)
+        except otel_context.ConfigurationError as exc:
+            warn(f"OTLP export is off: {exc}")
+        else:
+            tracer_provider = providers.tracer_provider
+            if isinstance(tracer_provider, TracerProvider):
+                tracer_provider.add_span_processor(BatchSpanProcessor(span_file))
+            return providers
     service = os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
     provider = TracerProvider(
         resource=Resource.create({"service.name": service}), shutdown_on_exit=shutdown_on_exit
     )
-    exporters = [JsonLinesSpanExporter(os.environ.get("EXAMPLE_SPAN_FILE")), otlp_exporter(warn)]
-    for exporter in filter(None, exporters):
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider.add_span_processor(BatchSpanProcessor(span_file))
     trace.set_tracer_provider(provider)
-    return provider
+    return Providers(provider, get_logger_provider(), owned=(provider,), exporters=(span_file,))
+
+
+def shutdown(providers: Providers | None) -> None:
+    """Flush and stop *providers* within 5 s, even with the collector down."""
+    if providers is not None:
+        otel_context.shutdown_providers(timeout_s=5, providers=providers)
