@@ -22,6 +22,7 @@ from opentelemetry.context import Context, get_current
 from opentelemetry.propagators import textmap
 from opentelemetry.propagators.composite import CompositePropagator
 
+from otel_context.attributes import CORRELATION_ID
 from otel_context.conf import Config, configure, get_config
 from otel_context.patterns import host_allowed, key_allowed
 from otel_context.scope import current_scope
@@ -177,9 +178,19 @@ class IdentifierPropagator(textmap.TextMapPropagator):
         context: Context | None = None,
         setter: textmap.Setter[textmap.CarrierT] = textmap.default_setter,
     ) -> None:
-        """Inject through *inner*; if the policy fails, inject no baggage rather than all."""
+        """Inject through *inner*; if the policy fails, inject no baggage rather than all.
+
+        Where the policy lets ``correlation.id`` go, it also goes as the correlation header
+        (the first of ``CORRELATION_ID_HEADERS``): a service that does not trust us as a hop
+        drops server-owned baggage, but accepts a valid correlation header from anyone, so
+        both services' lines still share the correlation id.
+        """
         try:
-            context = outbound_context(context, get_config())
+            config = get_config()
+            context = outbound_context(context, config)
+            correlation_id = baggage.get_baggage(CORRELATION_ID, context)
+            if isinstance(correlation_id, str):
+                setter.set(carrier, config.correlation_id_headers[0], correlation_id)
         except Exception:
             _logger.exception("otel_context: applying the outbound baggage policy failed")
             context = baggage.clear(context)

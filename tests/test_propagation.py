@@ -84,6 +84,7 @@ class TestOutboundPolicy:
             with tracer.start_as_current_span("GET", ctx, attributes={"url.full": url}) as client:
                 propagator.inject(headers)
         assert "baggage" not in headers
+        assert "Correlation-Id" not in headers
         assert headers["traceparent"].split("-")[1] == f"{client.get_span_context().trace_id:032x}"
 
     def test_unknown_destination_fails_closed(
@@ -241,15 +242,19 @@ class TestPolicyThroughTheRequestLifecycle:
     def test_default_sends_correlation_and_user(
         self, propagator: IdentifierPropagator, tracer: trace.Tracer
     ) -> None:
-        """Control: both identifiers go to our own host."""
-        assert _baggage(self._inject(propagator, tracer)) == {"correlation.id=c-77", "user.id=5"}
+        """Control: both identifiers go to our own host, the correlation id as a header too."""
+        headers = self._inject(propagator, tracer)
+        assert _baggage(headers) == {"correlation.id=c-77", "user.id=5"}
+        assert headers["Correlation-Id"] == "c-77"
 
     def test_propagate_identifiers_off_keeps_correlation_id_home(
         self, propagator: IdentifierPropagator, tracer: trace.Tracer
     ) -> None:
         """PROPAGATE_IDENTIFIERS=False: no identifier leaves, not even correlation.id."""
         conf.configure(propagate_identifiers=False)
-        assert "baggage" not in self._inject(propagator, tracer)
+        headers = self._inject(propagator, tracer)
+        assert "baggage" not in headers
+        assert "Correlation-Id" not in headers
 
     def test_outbound_keys_apply_to_correlation_id_too(
         self, propagator: IdentifierPropagator, tracer: trace.Tracer
