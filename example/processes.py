@@ -161,12 +161,13 @@ def redis_broker(directory: Path, start_timeout: float = 10) -> Iterator[str]:
         what = "EXAMPLE_BROKER_URL" if configured else "no redis-server binary to start one"
         msg = f"no Redis answers at {url} ({what}); install redis-server or set a broker URL"
         raise BrokerUnavailableError(msg)
-    with _own_redis(binary, directory, start_timeout) as started:
+    with own_redis(binary, directory, start_timeout) as started:
         yield started
 
 
 @contextlib.contextmanager
-def _own_redis(binary: str, directory: Path, start_timeout: float) -> Iterator[str]:
+def own_redis(binary: str, directory: Path, start_timeout: float) -> Iterator[str]:
+    """A throw-away ``redis-server`` (no persistence) on a free port, for the block."""
     directory.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]

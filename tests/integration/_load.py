@@ -206,3 +206,11 @@ def check_run(calls: list[Call], outcomes: list[Outcome], files: ServiceFiles) -
     ids_by_cid = check_spans(calls, spans_by_cid, report)
     check_lines(calls, read_json_lines(files.log_file), ids_by_cid, report)
     return report
+
+
+def assert_clean_run(report: Report, requests: int, lines_per_request: int) -> None:
+    """Every line matched its request, and every request had exactly its lines (no vacuity)."""
+    assert not report.mismatches, report.summary()
+    assert report.lines_checked == requests * lines_per_request
+    assert set(report.lines_per_call.values()) == {lines_per_request}
+    assert len(report.lines_per_call) == requests

@@ -23,6 +23,7 @@ from tests.integration._load import (
     TIMEOUT,
     Call,
     Report,
+    assert_clean_run,
     check_lines,
     check_run,
     hex_id,
@@ -54,10 +55,7 @@ def test_concurrent_requests_log_only_their_own_identifiers(example_files: Servi
     assert service.process.returncode == 0, service.stderr()
 
     report = check_run(calls, outcomes, example_files)
-    assert not report.mismatches, report.summary()
-    assert report.lines_checked == LOAD_USERS * LINES_PER_REQUEST
-    assert set(report.lines_per_call.values()) == {LINES_PER_REQUEST}
-    assert len(report.lines_per_call) == LOAD_USERS
+    assert_clean_run(report, LOAD_USERS, LINES_PER_REQUEST)
 
 
 def _lines_of(files: ServiceFiles, correlation_id: str) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from tests._servers import read_json_lines, running_uwsgi, user_ids
 from tests.integration._load import (
     LINES_PER_REQUEST,
     TIMEOUT,
+    assert_clean_run,
     check_run,
     load_calls,
     send_all,
@@ -88,10 +89,7 @@ class TestConcurrency:
         assert service.process.returncode == 0, service.stderr()
 
         report = check_run(calls, outcomes, example_files)
-        assert not report.mismatches, report.summary()
-        assert report.lines_checked == LOAD_USERS * LINES_PER_REQUEST
-        assert set(report.lines_per_call.values()) == {LINES_PER_REQUEST}
-        assert len(report.lines_per_call) == LOAD_USERS
+        assert_clean_run(report, LOAD_USERS, LINES_PER_REQUEST)
 
 
 class TestWorkerLifecycle:
