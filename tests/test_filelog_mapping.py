@@ -54,7 +54,7 @@ from django.test import Client
 from opentelemetry import trace
 
 from example.app import demo_data
-from example.tracing import setup_tracing
+from example.tracing import setup_tracing, shutdown
 
 provider = setup_tracing(warn=print, shutdown_on_exit=False)
 import django
@@ -72,7 +72,7 @@ with trace.get_tracer("filelog-test").start_as_current_span("nightly.job"):
     log = structlog.get_logger("filelog-test")
     log.warning("job.slow", seconds=12)
     log.critical("job.failed")
-provider.shutdown()
+shutdown(provider)
 """
 
 
