@@ -36,9 +36,12 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,asgi,requests,bench]'
 	touch $(BENCH_STAMP)
 
-## bench: run the benchmarks (about 4 minutes) and write benchmarks/RESULTS.md
+## bench: run the benchmarks (about 10 minutes) and write benchmarks/RESULTS.md
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run
+	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "wrk unavailable: the load figures are skipped"
+	$(BIN)/python -m benchmarks.load
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import _report, _toggles, events, wsgi_requests
+from benchmarks import _load_report, _report, _toggles, events, wsgi_requests
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -112,7 +112,8 @@ def main(argv: list[str]) -> int:
     print(text)
     output = args.output or (None if args.quick else RESULTS)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        # python -m benchmarks.load's section (figures D, E) is carried over, not erased.
+        output.write_text(_load_report.keep_section(text, output), encoding="utf-8")
         print(f"written to {output}", file=sys.stderr)
     return 0
 
