@@ -142,16 +142,22 @@ def start_server(
     return Service(process, f"http://127.0.0.1:{port}", files)
 
 
-def start_gunicorn(
+def start_gunicorn(  # noqa: PLR0913 - keyword-only server options
     files: ServiceFiles,
     *,
     workers: int = 2,
     threads: int = 4,
     env: dict[str, str] | None = None,
     ready_timeout: float = 30,
+    app: str | None = None,
 ) -> Service:
-    """Start gunicorn (gthread) on a free port with ``example/gunicorn.conf.py``; wait for it."""
+    """Start gunicorn (gthread) on a free port with ``example/gunicorn.conf.py``; wait for it.
+
+    *app* (``"module:variable"``) serves another WSGI app under the same settings.
+    """
     command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)]
+    if app is not None:
+        command.append(app)
     server_env = {
         "EXAMPLE_BIND": "fd://{fd}",
         "EXAMPLE_WORKERS": str(workers),

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import sys
 from typing import TYPE_CHECKING, Any
 
 from example.runner import (
-    GUNICORN_CONFIG,
     Service,
     ServiceFiles,
     prepare_database,
     read_json_lines,
     start_gunicorn,
-    start_server,
     start_uvicorn,
     start_uwsgi,
     stop_process,
-    wait_until_ready,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +36,7 @@ __all__ = [
     "running_gunicorn_app",
     "running_uvicorn",
     "running_uwsgi",
+    "service_files",
     "stop_process",
     "user_ids",
 ]
@@ -82,6 +79,13 @@ def migrated_example_db(directory: Path, users: int = 0) -> Path:
     return files.db
 
 
+def service_files(directory: Path, template: Path) -> ServiceFiles:
+    """A fresh directory for one server run, holding its own copy of the *template* database."""
+    files = ServiceFiles.in_dir(directory)
+    copy_db(template, files.db)
+    return files
+
+
 def copy_db(template: Path, target: Path) -> Path:
     """Copy a SQLite database with SQLite's backup API (consistent even in WAL mode)."""
     with (
@@ -108,18 +112,10 @@ def running_gunicorn_app(
     The example's gunicorn settings still apply (gthread, one ``TracerProvider`` per worker
     writing ``files.span_file``); *app* must answer ``GET /healthz`` with 200 once ready.
     """
-    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), app]
-    env = {
-        "EXAMPLE_BIND": "fd://{fd}",
-        "EXAMPLE_WORKERS": str(workers),
-        "EXAMPLE_THREADS": str(threads),
-    }
-    service = start_server(command, files, env)
-    try:
-        wait_until_ready(service, ready_timeout)
+    with running_gunicorn(
+        files, workers=workers, threads=threads, ready_timeout=ready_timeout, app=app
+    ) as service:
         yield service
-    finally:
-        service.stop()
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests._servers import ServiceFiles, copy_db, migrated_example_db
+from tests._servers import ServiceFiles, migrated_example_db, service_files
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,9 +23,7 @@ def example_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def example_files(tmp_path: Path, example_db_template: Path) -> ServiceFiles:
     """A fresh directory for one server run, holding its own copy of the seeded database."""
-    files = ServiceFiles.in_dir(tmp_path / "service")
-    copy_db(example_db_template, files.db)
-    return files
+    return service_files(tmp_path / "service", example_db_template)
 
 
 @pytest.fixture(scope="session")

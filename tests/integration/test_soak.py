@@ -29,10 +29,10 @@ import pytest
 from benchmarks._load_wrk import children, rss_kb
 from tests._servers import (
     ServiceFiles,
-    copy_db,
     migrated_example_db,
     running_gunicorn,
     running_uvicorn,
+    service_files,
     user_ids,
 )
 from tests.integration._load import LINES_PER_REQUEST, check_run, load_calls, send
@@ -69,9 +69,7 @@ def soak_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def soak_files(tmp_path: Path, soak_db: Path) -> ServiceFiles:
     """A fresh directory for one server run, with its own copy of the soak database."""
-    files = ServiceFiles.in_dir(tmp_path / "service")
-    copy_db(soak_db, files.db)
-    return files
+    return service_files(tmp_path / "service", soak_db)
 
 
 def send_concurrently(base_url: str, calls: list[Call]) -> list[Outcome]:
