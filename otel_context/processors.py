@@ -126,7 +126,7 @@ class StructlogOTelProcessor:
                     scope._refresh()  # noqa: SLF001 - a framework's lazy ids (e.g. the user)
                 cache = scope._cache  # noqa: SLF001 - the hot path reads the cache in place
                 if cache is None or cache[0] is not span or cache[1] != scope.version:
-                    cache = scope.cached(span)
+                    cache = scope.cache_for(span)  # refreshed just above
                 if self._mapper is None and cache[4].isdisjoint(event_dict):
                     event_dict.update(cache[2])  # the common event: nothing to reconcile
                     return event_dict

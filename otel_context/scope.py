@@ -118,6 +118,10 @@ class RequestScope:
         path). Rebuilt only when the span or the identifiers change.
         """
         self._refresh()
+        return self.cache_for(span)
+
+    def cache_for(self, span: object) -> Cache:
+        """:meth:`cached` without the refresh, for callers that just refreshed."""
         cache = self._cache
         if cache is not None and cache[0] is span and cache[1] == self.version:
             return cache
