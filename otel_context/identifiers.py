@@ -39,14 +39,15 @@ def from_url_kwargs(
         Attribute -> value for every kwarg present that a rule covers.
     """
     ids: dict[str, object] = {}
-    for kwarg, rule in rules.items():
-        if kwarg not in view_kwargs:
+    for kwarg, value in view_kwargs.items():  # usually far fewer than the rules
+        rule = rules.get(kwarg)
+        if rule is None:
             continue
         if isinstance(rule, str):
-            ids[rule] = view_kwargs[kwarg]
+            ids[rule] = value
             continue
         try:
-            looked_up = rule(str(view_kwargs[kwarg]))
+            looked_up = rule(str(value))
         except Exception:
             _logger.exception("otel_context: URL_KWARGS lookup for %r failed", kwarg)
             continue

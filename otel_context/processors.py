@@ -122,8 +122,12 @@ class StructlogOTelProcessor:
             scope = ctx.get(SCOPE_KEY)
             span = ctx.get(_SPAN_KEY)
             if type(scope) is RequestScope and not scope.closed:
-                if scope.refresh is not None:
-                    scope._refresh()  # noqa: SLF001 - a framework's lazy ids (e.g. the user)
+                refresh = scope.refresh  # a framework's lazy ids (e.g. the user)
+                if refresh is not None:
+                    try:
+                        refresh()
+                    except Exception:
+                        scope.refresh_failed()
                 cache = scope._cache  # noqa: SLF001 - the hot path reads the cache in place
                 if cache is None or cache[0] is not span or cache[1] != scope.version:
                     cache = scope.cache_for(span)  # refreshed just above

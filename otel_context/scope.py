@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -36,6 +36,17 @@ Fields = dict[str, str]
 Cache = tuple[object, int, Fields, frozenset[str], frozenset[str]]
 #: ``organisation__id``-style call-site spellings of the standard identifiers.
 STANDARD_ALIASES: Final = frozenset(key.replace(".", "__") for key in attributes.SERVER_OWNED)
+#: Every key a cache's guard holds when only standard identifiers are bound.
+_STANDARD_GUARD: Final = (
+    STANDARD_ALIASES
+    | attributes.SERVER_OWNED
+    | {
+        attributes.TRACE_ID,
+        attributes.SPAN_ID,
+    }
+)
+#: Span classes already seen to be ``trace.Span``s (an ABC check costs more than the rest).
+_SPAN_TYPES: set[type] = set()
 
 
 def coerce(value: object) -> str | None:
@@ -80,20 +91,22 @@ class RequestScope:
 
     def bind(self, ids: Mapping[str, object]) -> None:
         """Bind (or, with ``None``, unbind) identifiers; keys may use ``__`` for dots."""
+        span = self.span if self.span_attributes else None
+        if span is not None and not span.is_recording():
+            span = None
         with self._lock:
+            own = self._ids
             for key, raw in ids.items():
-                name, value = attributes.dotted(key), coerce(raw)
+                name = key.replace("__", ".") if "__" in key else key
+                # coerce() inlined for the common case: a str id (this runs on every request)
+                value = (raw[:MAX_VALUE_LENGTH] or None) if type(raw) is str else coerce(raw)
                 if value is None:
-                    self._ids.pop(name, None)
+                    own.pop(name, None)
                 else:
-                    self._ids[name] = value
-                    self._set_attribute(name, value)
+                    own[name] = value
+                    if span is not None:
+                        span.set_attribute(name, value)
             self.version += 1
-
-    def _set_attribute(self, name: str, value: str) -> None:
-        span = self.span
-        if self.span_attributes and span is not None and span.is_recording():
-            span.set_attribute(name, value)
 
     def identifiers(self) -> dict[str, str]:
         """A copy of the bound identifiers, after picking up lazily known ones."""
@@ -107,8 +120,17 @@ class RequestScope:
             try:
                 refresh()
             except Exception:
-                self.refresh = None  # a broken adapter must not break every log line after it
-                _logger.exception("otel_context: refreshing identifiers failed; ids may be missing")
+                self.refresh_failed()
+
+    def refresh_failed(self) -> None:
+        """Drop the refresh that just raised: a broken adapter must not break every line after.
+
+        Call it from the ``except`` block, so the traceback is logged.
+        """
+        self.refresh = None
+        _logger.exception(  # noqa: LOG004 - only called from except blocks
+            "otel_context: refreshing identifiers failed; ids may be missing"
+        )
 
     def cached(self, span: object) -> Cache:
         """What log processors add for *span*: ``(span, version, fields, aliases, guard)``.
@@ -129,8 +151,12 @@ class RequestScope:
             version, ids = self.version, dict(self._ids)
         fields = span_fields(span)
         fields.update(ids)
-        aliases = STANDARD_ALIASES | {key.replace(".", "__") for key in ids}
-        cache = (span, version, fields, aliases, aliases | frozenset(fields))
+        if _STANDARD_GUARD.issuperset(fields):
+            aliases, guard = STANDARD_ALIASES, _STANDARD_GUARD
+        else:
+            aliases = STANDARD_ALIASES.union([key.replace(".", "__") for key in ids])
+            guard = aliases.union(fields)
+        cache = (span, version, fields, aliases, guard)
         self._cache = cache
         return cache
 
@@ -149,9 +175,12 @@ class RequestScope:
 
 def span_fields(span: object) -> Fields:
     """``trace_id`` and ``span_id`` of *span* as lower-case hex, or nothing for an invalid one."""
-    if not isinstance(span, trace.Span):
-        return {}
-    ctx = span.get_span_context()
+    kind = type(span)
+    if kind not in _SPAN_TYPES:
+        if not isinstance(span, trace.Span):
+            return {}
+        _SPAN_TYPES.add(kind)
+    ctx = cast("trace.Span", span).get_span_context()
     if not ctx.is_valid:
         return {}
     return {attributes.TRACE_ID: f"{ctx.trace_id:032x}", attributes.SPAN_ID: f"{ctx.span_id:016x}"}

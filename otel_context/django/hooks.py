@@ -11,6 +11,7 @@ before the middleware ends the span: last in, first out.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -48,16 +49,19 @@ def request_state(request: HttpRequest) -> RequestState | None:
     return state if isinstance(state, RequestState) else None
 
 
-def _header(request: HttpRequest, name: str) -> str | None:
-    return request.META.get("HTTP_" + name.upper().replace("-", "_"))
+@functools.cache
+def meta_key(header: str) -> str:
+    """The ``request.META`` key of a request header (``X-Request-ID`` -> ``HTTP_X_REQUEST_ID``)."""
+    return "HTTP_" + header.upper().replace("-", "_")
 
 
 def request_hook(span: Span, request: HttpRequest) -> None:
     """Begin the request. Never raises into the request."""
     try:
         config = get_config()
+        meta = request.META
         begun = lifecycle.begin(
-            span, lambda name: _header(request, name), request.META.get("REMOTE_ADDR"), config
+            span, lambda name: meta.get(meta_key(name)), meta.get("REMOTE_ADDR"), config
         )
         identifiers = DjangoIdentifiers(request, begun.scope, config)
         begun.scope.refresh = identifiers

@@ -64,7 +64,12 @@ class DjangoIdentifiers:
 
     def __call__(self) -> None:
         """Bind the user's id if the user was loaded (or replaced) since the last look."""
-        user = loaded_user(self.request)
+        # loaded_user() inlined: this runs on every log event of the request
+        user = self.request.__dict__.get("user")
+        if isinstance(user, LazyObject):
+            user = object.__getattribute__(user, "_wrapped")
+            if user is empty:
+                user = None
         if user is not self._user:
             self._user = user
             self._on_user(user)
@@ -83,10 +88,12 @@ class DjangoIdentifiers:
     def on_view(self, view_kwargs: Mapping[str, Any]) -> None:
         """After routing: bind URL-kwarg ids and run the resolvers."""
         ids = from_url_kwargs(view_kwargs, self.config.url_kwargs)
-        resolved = self._resolve(tuple(self.config.resolvers))
-        self._retry = tuple(name for name in self.config.resolvers if resolved.get(name) is None)
-        ids.update(found(resolved))
-        self.scope.bind(ids)
+        if self.config.resolvers:
+            resolved = self._resolve(tuple(self.config.resolvers))
+            self._retry = tuple(name for name, value in resolved.items() if value is None)
+            ids.update(found(resolved))
+        if ids:
+            self.scope.bind(ids)
         self()
 
     def _resolve(self, names: tuple[str, ...]) -> dict[str, object]:
