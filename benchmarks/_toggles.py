@@ -11,18 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 import structlog
-from opentelemetry import propagate
+from opentelemetry import baggage, context, propagate
 
 from otel_context import StructlogOTelProcessor
-from otel_context import request as lifecycle
-from otel_context.conf import configure
 from otel_context.django.middleware import IdentifiersMiddleware
 
 if TYPE_CHECKING:
     from django.core.handlers.wsgi import WSGIHandler
+    from django.http import HttpRequest, HttpResponse
+    from opentelemetry.trace import Span
     from structlog.typing import Processor
 
-#: state -> pieces on. Ordered: each state adds one piece to an earlier one.
+#: state -> pieces on. Ordered: each state adds one piece to an earlier one, but the last.
 STATES: Final[dict[str, frozenset[str]]] = {
     "instrumentor": frozenset(),
     "propagator": frozenset({"propagator"}),
@@ -30,10 +30,7 @@ STATES: Final[dict[str, frozenset[str]]] = {
     "middleware": frozenset({"propagator", "hooks", "middleware"}),
     "floor": frozenset({"propagator", "hooks", "middleware", "floor"}),
     "otel_context": frozenset({"propagator", "hooks", "middleware", "processor"}),
-}
-PROPOSAL_STATES: Final[dict[str, frozenset[str]]] = {
-    "fast_correlation_id": STATES["otel_context"] | {"fast_cid"},
-    "lean_begin": STATES["otel_context"] | {"lean_begin"},
+    "effects": frozenset({"effects", "floor"}),
 }
 LABELS: Final = {
     "instrumentor": "DjangoInstrumentor alone (otel_context's pieces off)",
@@ -42,9 +39,31 @@ LABELS: Final = {
     "middleware": "+ `IdentifiersMiddleware.process_view` (URL ids after routing)",
     "floor": "+ a processor adding 5 constant fields (rendering only)",
     "otel_context": "+ `StructlogOTelProcessor` instead: all of otel_context",
-    "fast_correlation_id": "all of otel_context, `CORRELATION_ID_GENERATOR=os.urandom(16).hex`",
-    "lean_begin": "all of otel_context with the proposed lean `begin` [patched copy]",
+    "effects": "effects floor: the same baggage, attributes, header and fields, as constants",
 }
+#: What the effects floor's hooks put where otel_context puts its values.
+EFFECTS_CORRELATION_ID: Final = "0" * 32
+EFFECTS_ATTRIBUTES: Final = {
+    "correlation.id": EFFECTS_CORRELATION_ID,
+    "organisation.id": "7",
+    "project.id": "12",
+}
+_EFFECTS_TOKEN: Final = "benchmarks.effects_token"
+
+
+def effects_request_hook(span: Span, request: HttpRequest) -> None:
+    """The floor of ``request_hook``: baggage attached, span attributes set, nothing derived."""
+    request.META[_EFFECTS_TOKEN] = context.attach(
+        baggage.set_baggage("correlation.id", EFFECTS_CORRELATION_ID)
+    )
+    for key, value in EFFECTS_ATTRIBUTES.items():
+        span.set_attribute(key, value)
+
+
+def effects_response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> None:
+    """The floor of ``response_hook``: the header echoed, the context detached."""
+    response["Correlation-Id"] = EFFECTS_CORRELATION_ID
+    context.detach(request.META.pop(_EFFECTS_TOKEN))
 
 
 class Toggles:
@@ -69,40 +88,21 @@ class Toggles:
             "processor": self._processors[self._slot],
             "floor": floor,
         }
-        self._begin = lifecycle.begin
-        self._lean_begin: Any = None
-        self._fast_correlation_id: Any = None
-        self._fast_cid = False
-
-    def _load_proposals(self) -> None:
-        """Import the patched copies only when a proposal state is used."""
-        if self._lean_begin is None:
-            from benchmarks import _proposals  # noqa: PLC0415
-
-            self._lean_begin = _proposals.lean_begin
-            self._fast_correlation_id = _proposals.fast_correlation_id
 
     def apply(self, pieces: frozenset[str]) -> None:
         """Turn on exactly *pieces*."""
-        if pieces & {"lean_begin", "fast_cid"}:
-            self._load_proposals()
-        on = "hooks" in pieces
-        self._otel_middleware._otel_request_hook = self._hooks[0] if on else None
-        self._otel_middleware._otel_response_hook = self._hooks[1] if on else None
+        hooks: tuple[Any, Any] = (None, None)
+        if "hooks" in pieces:
+            hooks = self._hooks
+        elif "effects" in pieces:
+            hooks = (effects_request_hook, effects_response_hook)
+        self._otel_middleware._otel_request_hook, self._otel_middleware._otel_response_hook = hooks
         propagate.set_global_textmap(self._textmap if "propagator" in pieces else self._inner)
         if "middleware" in pieces and self._view not in self._view_list:
             self._view_list.insert(0, self._view)
         if "middleware" not in pieces and self._view in self._view_list:
             self._view_list.remove(self._view)
         self._set_processor(pieces)
-        lifecycle.begin = self._lean_begin if "lean_begin" in pieces else self._begin
-        self._set_generator(fast="fast_cid" in pieces)
-
-    def _set_generator(self, *, fast: bool) -> None:
-        """Swap the correlation id generator through the public ``configure``."""
-        if fast != self._fast_cid:
-            configure(**({"correlation_id_generator": self._fast_correlation_id} if fast else {}))
-            self._fast_cid = fast
 
     def _set_processor(self, pieces: frozenset[str]) -> None:
         chosen = [self._choices[name] for name in self._choices if name in pieces]
@@ -133,7 +133,8 @@ def problems(
     pieces: frozenset[str], events: list[dict[str, Any]], cid: str | None, span_ids: dict[str, str]
 ) -> list[str]:
     """What is wrong with one request's view events and correlation header in a state."""
-    found = [] if (cid is not None) == ("hooks" in pieces) else [f"Correlation-Id {cid!r}"]
+    echoes = bool(pieces & {"hooks", "effects"})
+    found = [] if (cid is not None) == echoes else [f"Correlation-Id {cid!r}"]
     want = expected(pieces, span_ids, cid)
     return found + [
         f"{event['event']}: {key}={event.get(key)!r}"

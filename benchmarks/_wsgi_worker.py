@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from benchmarks._site import PATH, VIEW_EVENTS, Setup
-from benchmarks._toggles import PROPOSAL_STATES, STATES, Toggles, problems
+from benchmarks._toggles import STATES, Toggles, problems
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor
 
 Event = dict[str, Any]
-ALL_STATES = STATES | PROPOSAL_STATES
 #: Fields the floor processor adds (what otel_context adds in this view, as constants).
 FLOOR_FIELDS = {
     "trace_id": "0" * 31 + "1",
@@ -240,7 +239,7 @@ def check_states(
     """Apply each state once and check one request in it."""
     found: list[str] = []
     for name in names:
-        pieces = ALL_STATES[name]
+        pieces = STATES[name]
         toggles.apply(pieces)
         view, cid, span = _captured_request(handler, provider, exporter)
         found += [f"{name}: {problem}" for problem in problems(pieces, view, cid, span)]
@@ -256,7 +255,7 @@ def serve(handler: WSGIHandler, lines: Iterable[str], toggles: Toggles | None) -
         if count <= 0:
             break
         if state and toggles is not None:
-            toggles.apply(ALL_STATES[state[0]])
+            toggles.apply(STATES[state[0]])
         _say(us_per_request=timed(handler, count) * 1e6)
         total += count
     return total

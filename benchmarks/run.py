@@ -7,7 +7,6 @@ one process (``benchmarks._toggles``). Usage, from the repository root::
     python -m benchmarks.run              # full run, ~2-4 minutes, writes RESULTS.md
     python -m benchmarks.run --quick      # ~30 s smoke run, prints only (unless --output)
     python -m benchmarks.run --only a     # one figure
-    python -m benchmarks.run --proposals  # figure C also measures benchmarks._proposals
 """
 
 from __future__ import annotations
@@ -62,9 +61,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run")
     parser.add_argument("--only", choices=("a", "b", "c"), help="run one figure only")
-    parser.add_argument(
-        "--proposals", action="store_true", help="add figure C's states for benchmarks._proposals"
-    )
     parser.add_argument("--seed", type=int, default=None, help="seed of the shuffles")
     parser.add_argument("--output", type=Path, default=None, help="Markdown file to write")
     return parser.parse_args(argv)
@@ -88,8 +84,7 @@ def run_figures(args: argparse.Namespace, plan: Plan, rng: random.Random) -> Res
         b = wsgi_requests.run(plan.b, rng, ROOT)
     if args.only in {None, "c"}:
         print("C: otel_context taken apart ...", file=sys.stderr)
-        states = [*_toggles.STATES, *(_toggles.PROPOSAL_STATES if args.proposals else ())]
-        c = wsgi_requests.run_states(plan.c, rng, ROOT, states)
+        c = wsgi_requests.run_states(plan.c, rng, ROOT, list(_toggles.STATES))
     return a, b, c
 
 
