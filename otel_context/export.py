@@ -177,7 +177,7 @@ def event_attributes(event_dict: Mapping[str, Any]) -> dict[str, AttributeValue]
 
     .. versionadded:: 0.1.0
     """
-    fields, _ = current_fields()
+    fields, _ = current_fields(event_dict.get("_record"))
     attrs: dict[str, AttributeValue] = {
         key: value for key, value in fields.items() if key not in _TRACE_KEYS
     }

@@ -13,7 +13,14 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace.propagation import _SPAN_KEY  # public get_current_span() costs 2 calls
 
 from otel_context import attributes
-from otel_context.scope import SCOPE_KEY, STANDARD_ALIASES, Fields, RequestScope, span_fields
+from otel_context.scope import (
+    SCOPE_KEY,
+    STANDARD_ALIASES,
+    Fields,
+    RequestScope,
+    record_fields,
+    span_fields,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, MutableMapping
@@ -36,17 +43,26 @@ def _context_getter() -> Callable[[], otel_context.Context]:
 _current_context = _context_getter()
 
 
-def current_fields() -> tuple[Fields, frozenset[str]]:
+def current_fields(record: object = None) -> tuple[Fields, frozenset[str]]:
     """What a log event gets now: trace fields and identifiers, and their ``__`` aliases.
 
-    Outside a request scope, only the trace fields of a valid current span (or nothing).
+    Outside a request scope: the fields of the ended request a stdlib *record* is about
+    (:func:`otel_context.scope.record_fields`), else the trace fields of a valid current span
+    (or nothing).
     """
     ctx = _current_context()
     span = ctx.get(_SPAN_KEY)
     scope = ctx.get(SCOPE_KEY)
     if isinstance(scope, RequestScope) and not scope.closed:
         return scope.fields(span)
+    ended = record_fields(record) if record is not None else None
+    if ended is not None:
+        return ended, _aliases_of(ended)
     return span_fields(span), STANDARD_ALIASES
+
+
+def _aliases_of(fields: Fields) -> frozenset[str]:
+    return STANDARD_ALIASES.union([key.replace(".", "__") for key in fields])
 
 
 def _ecs_names(fields: Fields) -> Fields:
@@ -135,6 +151,8 @@ class StructlogOTelProcessor:
                     event_dict.update(cache[2])  # the common event: nothing to reconcile
                     return event_dict
                 fields, aliases = cache[2], cache[3]
+            elif (ended := _ended_request(event_dict)) is not None:
+                fields, aliases = ended, _aliases_of(ended)  # Django's late 4xx record
             elif span is None:
                 return _rename_aliases(event_dict, STANDARD_ALIASES)
             else:
@@ -171,6 +189,12 @@ class StructlogOTelProcessor:
             fields = span_fields(span)
             self._last_span = (span, fields)
         return fields
+
+
+def _ended_request(event_dict: MutableMapping[str, Any]) -> Fields | None:
+    """The ended request's fields, for a stdlib record (``ProcessorFormatter``) about one."""
+    record = event_dict.get("_record")
+    return None if record is None else record_fields(record)
 
 
 def _rename_aliases(

@@ -186,6 +186,38 @@ def span_fields(span: object) -> Fields:
     return {attributes.TRACE_ID: f"{ctx.trace_id:032x}", attributes.SPAN_ID: f"{ctx.span_id:016x}"}
 
 
+#: Where a framework's request object keeps ``(scope, server span)`` once its scope ended.
+ENDED_ATTR: Final = "_otel_context_ended"
+
+
+def mark_ended(request: object, scope: RequestScope, span: object) -> None:
+    """Remember on *request* the scope and span it ended with, for :func:`ended_fields`."""
+    request.__dict__[ENDED_ATTR] = (scope, span)
+
+
+def ended_fields(request: object) -> Fields | None:
+    """The fields of a request whose scope has ended, read from the request object itself.
+
+    Django logs a 4xx response a view *returned* after the middleware chain, so after the span
+    and the scope have ended; the record carries the request (``record.request``). Its ids
+    are read from that request, never from the context: nothing can leak from one request to
+    the next this way. ``None`` if *request* is not such a request.
+    """
+    ended = getattr(request, "__dict__", {}).get(ENDED_ATTR)
+    if not isinstance(ended, tuple) or len(ended) != 2 or type(ended[0]) is not RequestScope:
+        return None
+    scope, span = ended
+    fields = span_fields(span)
+    with scope._lock:  # noqa: SLF001 - a closed scope keeps its ids; only this reads them
+        fields.update(scope._ids)  # noqa: SLF001
+    return fields
+
+
+def record_fields(record: object) -> Fields | None:
+    """:func:`ended_fields` of the request a log record (``record.request``) is about."""
+    return ended_fields(getattr(record, "request", None))
+
+
 def current_scope(context: otel_context.Context | None = None) -> RequestScope | None:
     """The open scope of the current (or given) context, if any."""
     scope = otel_context.get_value(SCOPE_KEY, context)

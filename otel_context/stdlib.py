@@ -45,7 +45,7 @@ class OTelContextFilter(logging.Filter):
         """Annotate *record*; always keeps it."""
         values = record.__dict__
         try:
-            fields, _ = current_fields()
+            fields, _ = current_fields(record)
             if self.mapper is not None:
                 for key, value in self.mapper(fields).items():
                     values.setdefault(key, value)

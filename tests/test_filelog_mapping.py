@@ -274,11 +274,11 @@ def all_records(output: Output) -> list[Record]:
     return [apply(operators, line) for line in output.lines]
 
 
-def _outside_the_request(record: Record) -> bool:
+def _django_4xx_warning(record: Record) -> bool:
     """Django's 4xx warning: logged by BaseHandler.get_response after the middleware chain.
 
     By then the OTel middleware has ended the span and otel_context has detached the request's
-    ids, so the line has neither (seen for the 401 the SDK route answers an unknown key).
+    ids; the line gets them from the request the record is about (``record.request``).
     """
     return record.attributes.get("logger") == "django.request" and record.severity_text == (
         "warning"
@@ -287,8 +287,8 @@ def _outside_the_request(record: Record) -> bool:
 
 @pytest.fixture(scope="module")
 def records(all_records: list[Record]) -> list[Record]:
-    """Every record but the known gap (see :func:`_outside_the_request`)."""
-    return [record for record in all_records if not _outside_the_request(record)]
+    """Every record, Django's late 4xx warning included."""
+    return all_records
 
 
 def _hex(span_id: str) -> str:
@@ -323,22 +323,23 @@ class TestRealLines:
             assert record.span_id is not None
             assert (record.trace_id.hex(), record.span_id.hex()) in exported
 
-    def test_django_4xx_warning_is_the_only_line_without_trace_context(
-        self, all_records: list[Record]
+    def test_django_4xx_warning_carries_its_requests_trace_context(
+        self, records: list[Record], output: Output
     ) -> None:
-        """Exactly one line is outside a request scope: Django's "Unauthorized" warning."""
-        gap = [record for record in all_records if _outside_the_request(record)]
-        assert [record.body for record in gap] == ["Unauthorized: /api/v1/sdk/flags/"]
-
-    @pytest.mark.xfail(
-        strict=True,
-        reason="Django logs a 4xx response a view returns (not raises) after the middleware "
-        "chain has returned, outside the request's span and ids (BaseHandler.get_response)",
-    )
-    def test_django_4xx_warning_carries_trace_context(self, all_records: list[Record]) -> None:
-        """Wanted: Django's own 4xx warning joins its request like every other line."""
-        gap = [record for record in all_records if _outside_the_request(record)]
-        assert all(record.trace_id is not None for record in gap)
+        """Django's "Unauthorized" warning, logged after the span ended, joins its request."""
+        late = [record for record in records if _django_4xx_warning(record)]
+        assert [record.body for record in late] == ["Unauthorized: /api/v1/sdk/flags/"]
+        (warning,) = late
+        assert warning.trace_id is not None
+        assert warning.span_id is not None
+        server = [
+            span
+            for span in output.spans
+            if _hex(span["context"]["span_id"]) == warning.span_id.hex()
+            and span["kind"] == "SpanKind.SERVER"
+        ]
+        assert len(server) == 1, "the warning names its request's server span"
+        assert warning.attributes.get("correlation.id") == server[0]["attributes"]["correlation.id"]
 
     def test_timestamp_is_the_lines_own_utc_time(
         self, all_records: list[Record], output: Output

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from opentelemetry import trace
 
-from otel_context.scope import RequestScope, coerce, scoped
+from otel_context.scope import ENDED_ATTR, RequestScope, coerce, ended_fields, mark_ended, scoped
 
 
 class TestBind:
@@ -24,6 +25,59 @@ class TestBind:
             RequestScope(span).bind({"user.id": 1})
             RequestScope(span, span_attributes=False).bind({"project.id": 2})
         assert dict(span.attributes or {}) == {"user.id": "1"}
+
+    def test_bind_reads_dunder_keys_cuts_long_values_and_unbinds_empty(self) -> None:
+        """The inlined str path behaves as coerce(): cut at 256, '' and None unbind."""
+        scope = RequestScope()
+        scope.bind({"organisation__id": "7", "order.id": "x" * 300, "plan": 3})
+        assert scope.identifiers() == {"organisation.id": "7", "order.id": "x" * 256, "plan": "3"}
+        scope.bind({"organisation__id": "", "plan": None, "flag": True})
+        assert scope.identifiers() == {"order.id": "x" * 256}
+
+    def test_bind_after_the_span_ended_leaves_the_span_alone(
+        self, tracer: trace.Tracer, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """No "Setting attribute on ended span" warning: the id is still bound."""
+        with tracer.start_as_current_span("a") as span:
+            scope = RequestScope(span)
+        scope.bind({"user.id": 1})
+        assert scope.identifiers() == {"user.id": "1"}
+        assert dict(span.attributes or {}) == {}
+        assert "ended span" not in caplog.text
+
+
+class _Request:
+    """A framework request object stand-in: anything with a ``__dict__``."""
+
+
+class TestEndedFields:
+    def test_marked_request_gives_its_span_and_ids_after_close(self, tracer: trace.Tracer) -> None:
+        """The fields survive the scope's close, read from the request object."""
+        with tracer.start_as_current_span("a") as span:
+            scope = RequestScope(span)
+            scope.bind({"correlation.id": "c-1", "user.id": 4})
+        request = _Request()
+        mark_ended(request, scope, span)
+        scope.close()
+        assert ended_fields(request) == {
+            "trace_id": f"{span.get_span_context().trace_id:032x}",
+            "span_id": f"{span.get_span_context().span_id:016x}",
+            "correlation.id": "c-1",
+            "user.id": "4",
+        }
+
+    @pytest.mark.parametrize(
+        "value",
+        [None, "scope", (), ("not a scope", None), (RequestScope(),), [RequestScope(), None]],
+    )
+    def test_anything_else_gives_none(self, value: object) -> None:
+        """Unmarked, or marked with something that is not (scope, span): nothing, no error."""
+        request = _Request()
+        if value is not None:
+            request.__dict__[ENDED_ATTR] = value
+        assert ended_fields(request) is None
+        assert ended_fields(None) is None
+        assert ended_fields(object()) is None
 
 
 class TestThreads:

@@ -24,6 +24,7 @@ from otel_context.conf import get_config
 from otel_context.django.identifiers import DjangoIdentifiers
 from otel_context.django.streaming import hand_over
 from otel_context.django.trace_response import add_trace_response_header
+from otel_context.scope import mark_ended
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -77,6 +78,8 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
         return
     handed_over = False
     try:
+        # Django logs a returned 4xx after this: its record finds the ids on the request.
+        mark_ended(request, state.request.scope, span)
         state.identifiers()  # the user may have been loaded since the last log event
         config = get_config()
         name, value = state.request.response_header(config)

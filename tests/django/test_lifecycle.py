@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from typing import TYPE_CHECKING
 
 import pytest
+import structlog
+from django.http import HttpRequest
 from django.test import Client
 from opentelemetry import context as otel_context
 
 import otel_context as oc
+from otel_context import OTelContextFilter, StructlogOTelProcessor
 from otel_context.scope import current_scope
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("instrumented")]
@@ -100,6 +107,89 @@ class TestViewThatRaises:
         assert event["trace_id"] == f"{span.context.trace_id:032x}"
         assert current_scope() is None
         assert dict(otel_context.get_current()) == {}
+
+
+class _Records(logging.Handler):
+    """Keeps each record, and what a ProcessorFormatter with our processor renders of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.lines: list[dict[str, object]] = []
+        self.formatter_ = structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=[StructlogOTelProcessor()],
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.lines.append(json.loads(self.formatter_.format(record)))
+
+
+@pytest.fixture
+def django_request_records() -> Iterator[_Records]:
+    """Records of the ``django.request`` logger, through OTelContextFilter, and rendered."""
+    handler = _Records()
+    handler.addFilter(OTelContextFilter())
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+class TestLate4xxWarning:
+    def test_returned_4xx_warning_carries_its_requests_ids(
+        self,
+        events: list[dict[str, object]],
+        exporter: InMemorySpanExporter,
+        django_request_records: _Records,
+    ) -> None:
+        """Django logs "Unauthorized" after the span ended; the line still joins its request."""
+        response = Client().get("/orgs/7/refuses/", headers={"Correlation-Id": "late-401"})
+        assert response.status_code == 401
+        (span,) = exporter.get_finished_spans()
+        (record,) = django_request_records.records
+        (line,) = django_request_records.lines
+        assert record.getMessage() == "Unauthorized: /orgs/7/refuses/"
+        assert current_scope() is None, "the warning is logged outside the scope"
+        trace_id, span_id = f"{span.context.trace_id:032x}", f"{span.context.span_id:016x}"
+        assert (record.trace_id, record.span_id) == (trace_id, span_id)  # type: ignore[attr-defined]
+        assert record.correlation_id == "late-401"  # type: ignore[attr-defined]
+        assert record.organisation_id == "7"  # type: ignore[attr-defined]
+        assert (line["trace_id"], line["span_id"]) == (trace_id, span_id)
+        assert line["correlation.id"] == "late-401"
+        assert line["organisation.id"] == "7"
+        assert _by_event(events, "view.refusing")["trace_id"] == trace_id
+
+    def test_a_record_without_the_request_gets_nothing_afterwards(
+        self, django_request_records: _Records
+    ) -> None:
+        """The ids come from the record's own request: a later record gets none of them."""
+        Client().get("/orgs/7/refuses/", headers={"Correlation-Id": "late-401"})
+        logging.getLogger("django.request").warning("after the request")
+        after_record, after_line = (
+            django_request_records.records[-1],
+            django_request_records.lines[-1],
+        )
+        assert after_record.correlation_id == "-"  # type: ignore[attr-defined]
+        assert after_record.trace_id == "-"  # type: ignore[attr-defined]
+        assert "correlation.id" not in after_line
+        assert "trace_id" not in after_line
+
+    def test_a_request_that_was_not_traced_gets_nothing(
+        self, django_request_records: _Records
+    ) -> None:
+        """A record about an unmarked request (no hooks ran) falls back to the context."""
+        record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "x", (), None)
+        record.request = HttpRequest()
+        django_request_records.handle(record)
+        assert record.trace_id == "-"  # type: ignore[attr-defined]
+        assert "trace_id" not in django_request_records.lines[-1]
 
 
 class TestExcludedUrls:

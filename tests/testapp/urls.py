@@ -12,6 +12,7 @@ urlpatterns = [
     path("bind/", views.binds),
     path("child/", views.child_span),
     path("raises/", views.raises),
+    path("orgs/<int:organisation_pk>/refuses/", views.refuses),
     path("healthz/", views.plain),
     path("call-out/", outbound.call_out),
     path("drf/token/", context_views.TokenView.as_view()),

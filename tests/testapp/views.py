@@ -23,6 +23,12 @@ def plain(request: HttpRequest, **kwargs: object) -> HttpResponse:
     return JsonResponse({"identifiers": otel_context.get_identifiers()})
 
 
+def refuses(request: HttpRequest, **kwargs: object) -> HttpResponse:
+    """Returns (does not raise) a 401: Django logs it after the middleware chain."""
+    log.info("view.refusing")
+    return HttpResponse(status=401)
+
+
 def whoami(request: HttpRequest, **kwargs: object) -> HttpResponse:
     user = request.user  # touching the user loads the session
     log.info("view.whoami", authenticated=user.is_authenticated)
