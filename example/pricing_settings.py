@@ -11,6 +11,9 @@ at the edge, as from any client, and the service generates its own correlation i
 
 Environment:
     EXAMPLE_PRICING_TRUST_CALLER: "false" turns the trust off (default on).
+    EXAMPLE_PRICING_TRUSTED_NETWORKS: comma-separated networks trusted as the caller
+        (default 127.0.0.1/32; docker-compose.yml sets its own network).
+    EXAMPLE_PRICING_ALLOWED_HOSTS: extra comma-separated ALLOWED_HOSTS (compose: "pricing").
     EXAMPLE_LOG_FILE, EXAMPLE_SECRET_KEY, OTEL_SERVICE_NAME: as for ``example.settings``.
 """
 
@@ -22,7 +25,13 @@ from example.logs import configure_structlog, logging_config
 
 SECRET_KEY = os.environ.get("EXAMPLE_SECRET_KEY") or "example-insecure-demo-key-not-for-production"
 DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+
+def _listed(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver", *_listed("EXAMPLE_PRICING_ALLOWED_HOSTS")]
 
 INSTALLED_APPS = ["otel_context"]
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
@@ -36,7 +45,7 @@ TRUST_CALLER = os.environ.get("EXAMPLE_PRICING_TRUST_CALLER", "").strip().lower(
 
 OTEL_CONTEXT = {
     "TRUST_UPSTREAM_IDENTIFIERS": TRUST_CALLER,
-    "TRUSTED_NETWORKS": ["127.0.0.1/32"],
+    "TRUSTED_NETWORKS": _listed("EXAMPLE_PRICING_TRUSTED_NETWORKS") or ["127.0.0.1/32"],
 }
 
 LOG_FILE = os.environ.get("EXAMPLE_LOG_FILE") or None

@@ -28,7 +28,7 @@ class ExampleAppConfig(AppConfig):
 def _instrument_requests() -> None:
     try:
         from opentelemetry.instrumentation.requests import RequestsInstrumentor  # noqa: PLC0415
-    except ImportError:  # the Docker image installs no client instrumentation
+    except ImportError:  # installed without the [requests] extra
         return
     instrumentor = RequestsInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
