@@ -36,8 +36,10 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,asgi,requests,bench]'
 	touch $(BENCH_STAMP)
 
-## bench: run the benchmarks (about 10 minutes) and write benchmarks/RESULTS.md
+## bench: run the benchmarks (about 15 minutes) and write benchmarks/RESULTS.md
 bench: $(BENCH_STAMP)
+	command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq valgrind >/dev/null; } \
+		|| echo "valgrind unavailable: figure C' (instruction counts) is skipped"
 	$(BIN)/python -m benchmarks.run
 	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| echo "wrk unavailable: the load figures are skipped"

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from benchmarks import _toggles, events, wsgi_requests
+from benchmarks import _toggles, events, instructions, wsgi_requests
 from benchmarks._stats import DASH, TIMES
 
 if TYPE_CHECKING:
@@ -79,6 +79,13 @@ C_INTRO: Final = (
     " none of otel_context's bookkeeping: a hook pair that puts a constant correlation id in"
     " baggage (attach/detach), sets the 3 span attributes and the response header, and the"
     " floor processor adding the 5 fields as constants."
+)
+C_PRIME_INTRO: Final = (
+    "Figures B and C again, counted in CPU instructions by valgrind's callgrind instead of"
+    " timed: the same worker set-up and check, one process per configuration or state, the"
+    " count of a run with N requests minus that of a run with none, over N. Counts do not"
+    " move with the machine's load (the repeated count below shows the drift), but they do"
+    " not see cache misses, memory or the kernel, which the timings include."
 )
 #: Figure C pieces: (what, state with it, state without it).
 PIECES: Final = (
@@ -282,13 +289,87 @@ def ablation_section(results: wsgi_requests.RequestResults) -> list[str]:
     ]
 
 
+def instructions_section(results: instructions.InstructionResults | str) -> list[str]:
+    """Figure C′: B's configurations and C's states in instructions per request.
+
+    *results* is a string when the figure was skipped: the reason.
+    """
+    title = "## C′. The same, counted in instructions (callgrind)"
+    if isinstance(results, str):
+        return [title, "", f"Skipped: {results}"]
+    count, ratio = results.per_request, results.ratio
+    plain, inst = ("plain", "-"), ("instrumentor", "-")
+    config_rows = [
+        (
+            wsgi_requests.LABELS[config],
+            f"{count[config, '-'] / 1000:.1f}",
+            f"{ratio((config, '-'), plain):.3f}{TIMES}",
+            f"{ratio((config, '-'), inst):.3f}{TIMES}",
+        )
+        for config in wsgi_requests.LABELS
+        if (config, "-") in count
+    ]
+    base = ("otel_context", "instrumentor")
+    state_rows = [
+        (
+            _toggles.LABELS[state],
+            f"{count['otel_context', state] / 1000:.1f}",
+            f"{ratio(('otel_context', state), base):.3f}{TIMES}",
+        )
+        for state in _toggles.STATES
+    ]
+    reference = count[base]
+    pieces = [
+        (
+            what,
+            f"{(count['otel_context', on] - count['otel_context', off]) / 1000:+.1f}",
+            f"{100 * (count['otel_context', on] - count['otel_context', off]) / reference:+.1f} %",
+        )
+        for what, on, off in PIECES
+    ]
+    ours, floor = ratio(("otel_context", "-"), inst), ratio(("otel_context", "effects"), base)
+    first = count[instructions.REPEATED]
+    drift = results.repeat - first
+    return [
+        title,
+        "",
+        C_PRIME_INTRO,
+        "",
+        *table(
+            (
+                "Configuration (figure B)",
+                "k instructions/request",
+                f"{TIMES} plain",
+                f"{TIMES} DjangoInstrumentor",
+            ),
+            config_rows,
+        ),
+        "",
+        *table(("State (figure C)", "k instructions/request", f"{TIMES} first row"), state_rows),
+        "",
+        *table(("Piece", "k instructions/request", "% of DjangoInstrumentor alone"), pieces),
+        "",
+        (
+            f"- Target otel_context ≤ {B_TARGET:.2f}{TIMES} DjangoInstrumentor alone, in"
+            f" instructions: {ours:.3f}{TIMES} → {_verdict(met=ours <= B_TARGET)}; the effects"
+            f" floor alone is {floor:.3f}{TIMES}"
+        ),
+        (
+            f"- N = {results.requests} requests per count; the otel_context configuration"
+            f" counted twice: {first / 1000:.1f}k and {results.repeat / 1000:.1f}k instructions"
+            f" per request ({100 * drift / first:+.2f} %)"
+        ),
+    ]
+
+
 def render(
     info: RunInfo,
     event_results: events.EventResults | None,
     request_results: wsgi_requests.RequestResults | None,
     ablation_results: wsgi_requests.RequestResults | None = None,
+    instruction_results: instructions.InstructionResults | str | None = None,
 ) -> str:
-    """The whole RESULTS.md."""
+    """The whole RESULTS.md; a figure that was not asked for is ``None``."""
     lines = ["# Benchmark results", "", INTRO, "", *machine(info)]
     if event_results is not None:
         lines += ["", *events_section(event_results)]
@@ -296,4 +377,6 @@ def render(
         lines += ["", *requests_section(request_results)]
     if ablation_results is not None:
         lines += ["", *ablation_section(ablation_results)]
+    if instruction_results is not None:
+        lines += ["", *instructions_section(instruction_results)]
     return "\n".join(lines) + "\n"
