@@ -6,6 +6,8 @@
 * a ``before_request`` function placed right after the instrumentation's own: the span is
   current and the request routed, so it filters inbound baggage and attaches the scope
   (:func:`otel_context.request.begin`), then binds URL-kwarg and resolver ids;
+* an ``after_request`` function that hands a streamed body the scope under a child span,
+  ``<server span name> stream`` (:mod:`otel_context.streaming`), so its chunks carry the ids;
 * a ``teardown_request`` function placed right after the instrumentation's own, so Flask
   (which runs teardown functions in reverse order) ends the scope just before the
   instrumentation ends the span and detaches its context: last in, first out;
@@ -35,13 +37,17 @@ from opentelemetry.instrumentation.flask import (  # its WSGI environ keys, per 
     _ENVIRON_SPAN_KEY,  # the server span it started (absent: the request is not traced)
     FlaskInstrumentor,
 )
+from werkzeug.wsgi import ClosingIterator
 
 from otel_context import request as lifecycle
 from otel_context.conf import get_config
 from otel_context.identifiers import found, from_url_kwargs, run_resolvers
 from otel_context.propagation import prepare
+from otel_context.streaming import ScopedChunks, hand_over
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from opentelemetry.trace import Span
 
@@ -77,6 +83,8 @@ class RequestState:
     owner: weakref.ReferenceType[object]
     #: Resolvers that found nothing after routing, run once more when the response starts.
     retry: tuple[str, ...] = field(default=())
+    #: Whether a streamed body took the scope over (it closes the scope when it is done).
+    handed_over: bool = False
 
 
 def _request_context() -> object:
@@ -117,6 +125,45 @@ def _before_request() -> None:
         _logger.exception("otel_context: beginning the Flask request failed; ids may be missing")
 
 
+def _streams_from_the_app(response: flask.Response) -> bool:
+    """Whether the body is the app's own iterator, still to run (not a ready-made body).
+
+    An error response (``abort(404)``, an unhandled exception's 500) is a werkzeug response
+    run through ``force_type``: its ready body comes back wrapped in a ``ClosingIterator``.
+    """
+    return (
+        response.is_streamed
+        and not response.direct_passthrough
+        and not isinstance(response.response, ClosingIterator)
+    )
+
+
+def _after_request(response: flask.Response) -> flask.Response:
+    """Hand a streamed body the request scope, under a ``stream`` child span. Never raises.
+
+    The instrumentation ends the server span in its teardown, before the body streams. Not for
+    ``send_file`` responses (``direct_passthrough``): their bytes log nothing, and wrapping
+    them would turn off the server's ``wsgi.file_wrapper``.
+    """
+    try:
+        environ = flask.request.environ
+        state = environ.get(STATE_KEY)
+        span = environ.get(_ENVIRON_SPAN_KEY)
+        if (
+            isinstance(state, RequestState)
+            and span is not None
+            and _streams_from_the_app(response)
+            and state.owner() is _request_context()
+        ):
+            context, finish = hand_over(state.request.scope, span)
+            body = cast("Iterable[bytes]", response.response)
+            response.response = ScopedChunks(body, context, finish)
+            state.handed_over = True
+    except Exception:
+        _logger.exception("otel_context: handing the scope to a streamed body failed")
+    return response
+
+
 def _teardown_request(exc: BaseException | None) -> None:
     """End the request's scope, before the instrumentation detaches its context. Never raises."""
     try:
@@ -125,7 +172,10 @@ def _teardown_request(exc: BaseException | None) -> None:
         # A copy of the request context (copy_current_request_context) tears down in its own
         # thread: the request is not over, and its token belongs to this thread's context.
         if isinstance(state, RequestState) and state.owner() is _request_context():
-            lifecycle.end(state.request)
+            if state.handed_over:  # the body closes the scope once it is done
+                otel_context.detach(state.request.token)
+            else:
+                lifecycle.end(state.request)
             del environ[STATE_KEY]  # only now: if end() failed, the WSGI guard cleans up
     except Exception:
         _logger.exception("otel_context: ending the Flask request failed")
@@ -219,6 +269,7 @@ def _instrumentation_teardown(functions: list[Any]) -> object:
 def _register(app: flask.Flask) -> None:
     before = app.before_request_funcs.setdefault(None, [])
     _insert_after(before, getattr(app, "_before_request", None), _before_request)
+    app.after_request_funcs.setdefault(None, []).append(_after_request)
     teardown = app.teardown_request_funcs.setdefault(None, [])
     _insert_after(teardown, _instrumentation_teardown(teardown), _teardown_request)
     app.wsgi_app = ContextGuard(app.wsgi_app)  # type: ignore[method-assign]

@@ -22,7 +22,7 @@ from opentelemetry import context as otel_context
 from otel_context import request as lifecycle
 from otel_context.conf import get_config
 from otel_context.django.identifiers import DjangoIdentifiers
-from otel_context.django.streaming import hand_over
+from otel_context.django.streaming import hand_over, wants_hand_over
 from otel_context.django.trace_response import add_trace_response_header
 from otel_context.scope import mark_ended
 
@@ -86,7 +86,7 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
         response[name] = value
         if config.trace_response_header:
             add_trace_response_header(span, response, config.trace_response_header)
-        if getattr(response, "streaming", False):
+        if wants_hand_over(response):
             hand_over(response, state.request.scope, span)  # type: ignore[arg-type]
             handed_over = True
     except Exception:

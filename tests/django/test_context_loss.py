@@ -8,10 +8,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.test import AsyncClient, Client
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from rest_framework.authtoken.models import Token
 
+from otel_context.django.streaming import wants_hand_over
 from otel_context.scope import current_scope
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("instrumented")]
@@ -114,6 +116,33 @@ class TestStreaming:
         response.close()
         names = [span.name for span in exporter.get_finished_spans()]
         assert "GET stream/ stream" in names
+
+    def test_body_closed_before_its_first_chunk_ends_span_and_scope(
+        self, exporter: InMemorySpanExporter
+    ) -> None:
+        """A client gone before the first chunk: close() alone still ends the stream span."""
+        response = Client().get("/stream/")
+        response.close()  # never iterated
+        names = [span.name for span in exporter.get_finished_spans()]
+        assert names.count("GET stream/ stream") == 1
+        assert current_scope() is None
+
+    def test_only_bodies_the_app_streams_are_handed_over(self) -> None:
+        """A FileResponse (sent with wsgi.file_wrapper when offered) and plain responses are not."""
+        assert wants_hand_over(StreamingHttpResponse(iter([b"x"])))
+        assert not wants_hand_over(FileResponse(io.BytesIO(b"x")))
+        assert not wants_hand_over(HttpResponse(b"x"))
+
+    def test_file_response_keeps_sendfile_and_is_not_handed_over(
+        self, exporter: InMemorySpanExporter
+    ) -> None:
+        """A FileResponse keeps file_to_stream (wsgi.file_wrapper); no stream span, scope ends."""
+        response = Client().get("/download/", headers={"Correlation-Id": "file-1"})
+        assert response["Correlation-Id"] == "file-1"
+        assert b"".join(response.streaming_content) == b"file bytes"  # type: ignore[arg-type]
+        response.close()
+        assert [span.name for span in exporter.get_finished_spans()] == ["GET download/"]
+        assert current_scope() is None
 
 
 class TestThreadPool:

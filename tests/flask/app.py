@@ -6,6 +6,7 @@ every request its own user. Spoofed ``baggage`` is never trusted.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Iterator
@@ -139,6 +140,23 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901 - a list of small views
 
         log.info("view.stream")
         return flask.Response(flask.stream_with_context(body()))
+
+    @app.get("/stream-plain")
+    def stream_plain() -> flask.Response:
+        def body() -> Iterator[str]:
+            for index in range(3):
+                log.info("stream.chunk", index=index)
+                yield f"chunk {index}\n"
+
+        return flask.Response(body())
+
+    @app.get("/aborts")
+    def aborts() -> flask.Response:
+        flask.abort(404)
+
+    @app.get("/download")
+    def download() -> flask.Response:
+        return flask.send_file(io.BytesIO(b"file bytes"), download_name="report.txt")
 
     @app.get("/sets-header")
     def sets_header() -> flask.Response:

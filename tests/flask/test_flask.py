@@ -12,6 +12,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.trace import SpanKind, StatusCode
+from werkzeug.test import EnvironBuilder
 
 import otel_context as oc
 from otel_context import conf
@@ -392,20 +393,66 @@ class TestLifecycle:
         assert second.parent is None
         assert second.context.trace_id != first.context.trace_id
 
-    def test_a_streamed_body_runs_after_the_request_ended(
-        self, client: FlaskClient, events: Events, exporter: InMemorySpanExporter
+    @pytest.mark.parametrize("path", ["/stream", "/stream-plain"])
+    def test_a_streamed_body_carries_the_ids_under_a_stream_span(
+        self, client: FlaskClient, events: Events, exporter: InMemorySpanExporter, path: str
     ) -> None:
-        """Flask >= 3.1 tears the request down before the body streams (the instrumentation ends
-        the span there too): body lines have no ids, nothing leaks, no detach error."""
-        response = client.get("/stream", headers={"Correlation-Id": "st-1"})
-        assert response.get_data(as_text=True) == "streamed"
+        """The instrumentation ends the span in teardown, before the body streams: the body
+        runs under a ``stream`` child span with the request's ids, with or without
+        stream_with_context; both spans end and nothing leaks."""
+        response = client.get(path, headers={"Correlation-Id": "st-1"})
         assert response.headers["Correlation-Id"] == "st-1"
-        assert _by_event(events, "view.stream")["correlation.id"] == "st-1"
-        body = _by_event(events, "stream.body")
-        assert body["path"] == "/stream"
-        assert "correlation.id" not in body
-        assert "trace_id" not in body
-        assert len(exporter.get_finished_spans()) == 1
+        assert "stream" in response.get_data(as_text=True) or "chunk" in response.get_data(
+            as_text=True
+        )
+        response.close()
+        spans = {span.name: span for span in exporter.get_finished_spans()}
+        assert len(spans) == 2, sorted(spans)
+        server = next(span for span in spans.values() if span.kind is SpanKind.SERVER)
+        stream = spans[f"{server.name} stream"]
+        assert stream.parent is not None
+        assert stream.parent.span_id == server.context.span_id
+        body = [e for e in events if e["event"] in {"stream.body", "stream.chunk"}]
+        assert body
+        for event in body:
+            assert event["correlation.id"] == "st-1"
+            assert event["trace_id"] == f"{server.context.trace_id:032x}"
+            assert event["span_id"] == f"{stream.context.span_id:016x}"
+        _assert_context_empty()
+
+    def test_a_streamed_body_closed_unread_ends_its_span(
+        self, app: flask.Flask, exporter: InMemorySpanExporter
+    ) -> None:
+        """A client gone before the first chunk: the WSGI server's close() ends the stream
+        span and closes the scope."""
+        environ = EnvironBuilder(path="/stream-plain").get_environ()
+        body = app(environ, lambda status, headers, exc_info=None: lambda data: None)
+        body.close()  # type: ignore[attr-defined]
+        names = sorted(span.name for span in exporter.get_finished_spans())
+        assert len(names) == 2
+        assert names[1] == f"{names[0]} stream"
+        _assert_context_empty()
+
+    @pytest.mark.parametrize(("path", "status"), [("/aborts", 404), ("/raises", 500)])
+    def test_error_responses_are_not_handed_over(
+        self, client: FlaskClient, exporter: InMemorySpanExporter, path: str, status: int
+    ) -> None:
+        """abort() and unhandled errors give ready-made bodies: no stream span."""
+        response = client.get(path)
+        assert response.status_code == status
+        response.close()
+        assert [span.kind for span in exporter.get_finished_spans()] == [SpanKind.SERVER]
+        _assert_context_empty()
+
+    def test_send_file_is_not_handed_over(
+        self, client: FlaskClient, exporter: InMemorySpanExporter
+    ) -> None:
+        """send_file (direct_passthrough) keeps the server's file wrapper: no stream span."""
+        response = client.get("/download", headers={"Correlation-Id": "file-1"})
+        assert response.headers["Correlation-Id"] == "file-1"
+        assert response.get_data() == b"file bytes"
+        response.close()
+        assert [span.kind for span in exporter.get_finished_spans()] == [SpanKind.SERVER]
         _assert_context_empty()
 
     def test_excluded_url_gets_no_scope_and_no_header(

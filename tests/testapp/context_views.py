@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from rest_framework.authentication import BaseAuthentication, TokenAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -55,6 +62,11 @@ def streaming(request: HttpRequest) -> StreamingHttpResponse:
             yield f"chunk {index}\n"
 
     return StreamingHttpResponse(body())
+
+
+def file_download(request: HttpRequest) -> FileResponse:
+    """A file body: sent with wsgi.file_wrapper when the server offers it (sendfile)."""
+    return FileResponse(io.BytesIO(b"file bytes"), filename="report.txt")
 
 
 async def async_streaming(request: HttpRequest) -> StreamingHttpResponse:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("drf/api-key/", context_views.ApiKeyView.as_view()),
     path("stream/", context_views.streaming),
     path("stream-async/", context_views.async_streaming),
+    path("download/", context_views.file_download),
     path("async/orgs/<int:organisation_pk>/", context_views.async_view),
     path("threads/", context_views.in_thread_pool),
 ]
