@@ -481,6 +481,7 @@ def _ratio_table(run: Run) -> list[str]:
         ("full req/s ÷ DjangoInstrumentor req/s", "full", "instrumentor", _rate, 0.95, False),
         ("full p99 ÷ no-tracing p99", "full", "plain", _p99, 1.3, True),
         ("full p50 ÷ no-tracing p50", "full", "plain", _p50, None, True),
+        ("full p99 ÷ DjangoInstrumentor p99", "full", "instrumentor", _p99, None, True),
         ("DjangoInstrumentor req/s ÷ no-tracing req/s", "instrumentor", "plain", _rate, None, True),
         ("DjangoInstrumentor p99 ÷ no-tracing p99", "instrumentor", "plain", _p99, None, True),
         ("full req/s ÷ no-tracing req/s", "full", "plain", _rate, None, True),

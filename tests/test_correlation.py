@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 
 import pytest
@@ -65,6 +67,29 @@ class TestFromHeaders:
         bad, _ = correlation.from_headers({"C": "a\r\nb"}.get, ["C"], trusted=True)
         assert bad != "a\r\nb"
         assert correlation.is_valid(bad)
+
+
+class TestRandomId:
+    def test_shape_and_no_repeats(self) -> None:
+        """32 lower-case hex digits (128 bits, a W3C trace id's shape); 20,000 all distinct."""
+        ids = {correlation.random_id() for _ in range(20_000)}
+        assert len(ids) == 20_000
+        assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in ids)
+
+    def test_a_forked_worker_draws_other_ids_than_its_parent(self) -> None:
+        """gunicorn forks its workers: each must draw its own ids, not repeat the parent's."""
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: send its first id and leave at once
+            os.write(write, correlation.random_id().encode())
+            os._exit(0)
+        os.close(write)
+        parent = correlation.random_id()
+        with os.fdopen(read) as pipe:
+            child = pipe.read()
+        os.waitpid(pid, 0)
+        assert re.fullmatch(r"[0-9a-f]{32}", child)
+        assert child != parent
 
 
 class TestGenerate:
