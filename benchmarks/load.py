@@ -163,6 +163,8 @@ class Server:
     rss_before: dict[int, int] = field(default_factory=dict)
     rss_after: dict[int, int] = field(default_factory=dict)
     requests_at_rss: int = 0
+    #: (requests since the "before" reading, worker RSS) after each of its rounds.
+    rss_trace: list[tuple[int, dict[int, int]]] = field(default_factory=list)
     shutdown: Shutdown | None = None
     server_spans: int = 0
     log_lines: int = 0
@@ -323,8 +325,9 @@ def measure(run: Run, binary: str, script: Path, rng: random.Random) -> None:
         print(f"  round {number + 1}/{plan.rounds}", file=sys.stderr)
         for server in rng.sample(servers, len(servers)):
             server.rounds.append(drive(binary, script, plan, server, plan.seconds))
+            server.rss_trace.append((server.requests - server.requests_at_rss, worker_rss(server)))
             time.sleep(0.5)  # the last server's span exporter finishes its batch
-    for server in (run.servers["full"], run.servers["down"]):
+    for server in (run.servers["full"], run.servers["up"], run.servers["down"]):
         rate = statistics.median(r.rate for r in server.rounds)
         for _ in range(5):  # wrk runs for a time, not a count: top up until the count is met
             missing = plan.rss_requests - (server.requests - server.requests_at_rss)
@@ -526,6 +529,17 @@ def _checks(run: Run) -> list[str]:
     return [*out, *(f"- {note}" for note in run.notes)]
 
 
+def _second_half_growth(server: Server) -> str:
+    """RSS growth between the reading nearest half the requests and the last one (bounded?)."""
+    total, after = server.requests_at_rss, server.rss_after
+    if not server.rss_trace or not total:
+        return DASH
+    _, middle = min(server.rss_trace, key=lambda reading: abs(reading[0] - total / 2))
+    if middle.keys() != after.keys():
+        return "worker replaced"
+    return " / ".join(f"{(after[pid] - middle[pid]) / 1024:+.1f}" for pid in middle)
+
+
 def _collector_down(run: Run) -> list[str]:
     full, down = run.servers["full"], run.servers["down"]
     out = [
@@ -549,6 +563,7 @@ def _collector_down(run: Run) -> list[str]:
         assert shutdown is not None
         before, after = server.rss_before, server.rss_after
         growth = [(after[pid] - before[pid]) / 1024 for pid in before if pid in after]
+        half = _second_half_growth(server)
         rows.append(
             (
                 server.config.label,
@@ -560,6 +575,7 @@ def _collector_down(run: Run) -> list[str]:
                 " / ".join(f"{g:+.1f}" for g in growth)
                 if len(growth) == len(before)
                 else "worker replaced",
+                half,
                 f"{server.requests_at_rss:,}",
             )
         )
@@ -571,6 +587,7 @@ def _collector_down(run: Run) -> list[str]:
         "worker RSS before (MiB)",
         "after (MiB)",
         "growth (MiB)",
+        "of which in the second half",
         "requests between",
     )
     out += _table(header, rows)
