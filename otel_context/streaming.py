@@ -22,7 +22,7 @@ from otel_context.scope import SCOPE_KEY, RequestScope
 from otel_context.work import TRACER_NAME
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 
     from opentelemetry.context import Context
 
@@ -99,6 +99,63 @@ class ScopedChunks(Generic[Chunk]):
         finally:
             self._end()
             otel_context.detach(token)
+
+    def _end(self) -> None:
+        finish, self._finish = self._finish, None
+        if finish is not None:
+            finish()
+
+
+class AsyncScopedChunks(Generic[Chunk]):
+    """:class:`ScopedChunks` for an async body (ASGI): *finish* runs exactly once.
+
+    Besides ``aclose()`` it has a sync ``close()``, which Django's ``response.close()`` calls
+    even when a client went away before the first chunk and nothing iterated the body.
+    """
+
+    __slots__ = ("_chunks", "_context", "_finish", "_source")
+
+    def __init__(
+        self, chunks: AsyncIterable[Chunk], context: Context, finish: Callable[[], None]
+    ) -> None:
+        self._source = chunks
+        self._chunks: AsyncIterator[Chunk] | None = None
+        self._context = context
+        self._finish: Callable[[], None] | None = finish
+
+    def __aiter__(self) -> AsyncScopedChunks[Chunk]:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        if self._finish is None:
+            raise StopAsyncIteration
+        token = otel_context.attach(self._context)
+        try:
+            if self._chunks is None:
+                self._chunks = aiter(self._source)
+            return await anext(self._chunks)
+        except BaseException:  # exhausted, failed or cancelled: the body is over
+            self._end()
+            raise
+        finally:
+            otel_context.detach(token)
+
+    async def aclose(self) -> None:
+        """Close the body (its own ``aclose``, if any), then end the span and the scope."""
+        token = otel_context.attach(self._context)
+        try:
+            close = getattr(
+                self._chunks if self._chunks is not None else self._source, "aclose", None
+            )
+            if callable(close):
+                await close()
+        finally:
+            self._end()
+            otel_context.detach(token)
+
+    def close(self) -> None:
+        """End the span and the scope (the body is over; it is not awaited here)."""
+        self._end()
 
     def _end(self) -> None:
         finish, self._finish = self._finish, None

@@ -17,14 +17,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from opentelemetry import context as otel_context
-
-from otel_context.streaming import ScopedChunks
+from otel_context.streaming import AsyncScopedChunks, ScopedChunks
 from otel_context.streaming import hand_over as hand_over_scope
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
-
     from django.http import StreamingHttpResponse
     from opentelemetry import trace
 
@@ -42,23 +38,6 @@ def hand_over(response: StreamingHttpResponse, scope: RequestScope, span: trace.
     """Let *scope* live on, under a child span, until *response*'s body is done."""
     ctx, finish = hand_over_scope(scope, span)
     if response.is_async:
-        response.streaming_content = _async_chunks(response.streaming_content, ctx, finish)  # type: ignore[arg-type]
+        response.streaming_content = AsyncScopedChunks(response.streaming_content, ctx, finish)  # type: ignore[arg-type]
     else:
         response.streaming_content = ScopedChunks(response.streaming_content, ctx, finish)  # type: ignore[arg-type]
-
-
-async def _async_chunks(
-    chunks: AsyncIterator[bytes], ctx: otel_context.Context, finish: Callable[[], None]
-) -> AsyncIterator[bytes]:
-    try:
-        while True:
-            token = otel_context.attach(ctx)
-            try:
-                chunk = await anext(chunks)
-            except StopAsyncIteration:
-                return
-            finally:
-                otel_context.detach(token)
-            yield chunk
-    finally:
-        finish()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
@@ -107,6 +107,19 @@ class TestStreaming:
 
         assert async_to_sync(fetch)().count(b"chunk") == 5
         self._check(events, exporter)
+
+    def test_async_body_closed_before_its_first_chunk_ends_span_and_scope(
+        self, exporter: InMemorySpanExporter
+    ) -> None:
+        """ASGI client gone before the first chunk: Django's response.close() ends the span."""
+
+        async def fetch_and_close() -> None:
+            response = await AsyncClient().get("/stream-async/")
+            await sync_to_async(response.close)()
+
+        async_to_sync(fetch_and_close)()
+        names = [span.name for span in exporter.get_finished_spans()]
+        assert names.count("GET stream-async/ stream") == 1
 
     def test_abandoned_stream_still_ends_its_span(self, exporter: InMemorySpanExporter) -> None:
         """A client that stops reading: closing the body ends the span and the scope."""
