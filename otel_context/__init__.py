@@ -12,6 +12,7 @@ from otel_context.export import StructlogOTelLogProcessor
 from otel_context.processors import StructlogOTelProcessor
 from otel_context.propagation import IdentifierPropagator
 from otel_context.providers import configure_providers, shutdown_providers
+from otel_context.sampling import RecordClientSpans
 from otel_context.scope import RequestScope, bind, get_identifiers, scoped
 from otel_context.stdlib import OTelContextFilter
 from otel_context.threads import ContextExecutor, with_context
@@ -25,6 +26,7 @@ __all__ = [
     "ContextExecutor",
     "IdentifierPropagator",
     "OTelContextFilter",
+    "RecordClientSpans",
     "RequestScope",
     "StructlogOTelLogProcessor",
     "StructlogOTelProcessor",

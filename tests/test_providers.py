@@ -16,8 +16,9 @@ from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.trace import SpanKind
 
-from otel_context import conf, providers
+from otel_context import RecordClientSpans, conf, providers
 from otel_context.conf import ConfigurationError
 from otel_context.providers import Providers, configure_providers, shutdown_providers
 from tests.otlp_receiver import closed_port, fresh_global_providers
@@ -289,8 +290,46 @@ class TestStandardVariables:
         result = build(private)
         assert isinstance(result.tracer_provider, TracerProvider)
         sampler = result.tracer_provider.sampler
-        assert isinstance(sampler, sampling.ParentBased)
-        assert "0.25" in sampler.get_description()
+        assert isinstance(sampler, RecordClientSpans), "sampled-out calls keep their destination"
+        assert isinstance(sampler.inner, sampling.ParentBased)
+        assert "0.25" in sampler.inner.get_description()
+
+    @pytest.mark.parametrize(
+        ("name", "ratio"),
+        [
+            ("otel_context_parentbased_traceidratio", "0.3"),
+            ("OTEL_CONTEXT_PARENTBASED_ALWAYS_ON", ""),
+        ],
+    )
+    def test_our_sampler_names(
+        self, name: str, ratio: str, monkeypatch: pytest.MonkeyPatch, private: list[Providers]
+    ) -> None:
+        """The names registered for opentelemetry-instrument work here too, not wrapped twice."""
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", name)
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", ratio)
+        result = build(private)
+        assert isinstance(result.tracer_provider, TracerProvider)
+        sampler = result.tracer_provider.sampler
+        assert isinstance(sampler, RecordClientSpans)
+        assert isinstance(sampler.inner, sampling.ParentBased)
+        assert ("0.3" in sampler.get_description()) == bool(ratio)
+
+    def test_sampled_out_client_spans_are_recorded_not_sampled(
+        self, monkeypatch: pytest.MonkeyPatch, private: list[Providers]
+    ) -> None:
+        """always_off: a CLIENT span still records its attributes for the outbound policy."""
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+        result = build(private)
+        assert isinstance(result.tracer_provider, TracerProvider)
+        tracer = result.tracer_provider.get_tracer("t")
+        with tracer.start_as_current_span("in", kind=SpanKind.SERVER) as server:
+            assert not server.is_recording()
+        attributes = {"server.address": "pricing"}
+        with tracer.start_as_current_span(
+            "out", kind=SpanKind.CLIENT, attributes=attributes
+        ) as out:
+            assert out.is_recording()
+            assert not out.get_span_context().trace_flags.sampled
 
     def test_propagators_default_to_trace_context_and_baggage(
         self, monkeypatch: pytest.MonkeyPatch

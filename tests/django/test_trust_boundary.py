@@ -12,8 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler
 
-from otel_context import correlation
+from otel_context import RecordClientSpans, correlation
 from otel_context.attributes import SERVER_OWNED
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("instrumented")]
@@ -190,3 +193,65 @@ class TestOutboundOverRealHttp:
         for headers in (allowed, other):
             assert headers["traceparent"].startswith("00-")
             assert "666" not in headers.get("baggage", ""), "a client's baggage never travels on"
+
+
+def _sampled_out(sampler: Sampler) -> Iterator[TracerProvider]:
+    tracer_provider = TracerProvider(sampler=sampler)
+    exporter = InMemorySpanExporter()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer_provider.exporter = exporter  # type: ignore[attr-defined]
+    yield tracer_provider
+    tracer_provider.shutdown()
+
+
+@pytest.mark.usefixtures("instrumented_requests")
+class TestOutboundWhenSampledOut:
+    """A sampled-out request's outgoing calls still go by the destination policy."""
+
+    @pytest.fixture
+    def provider(self) -> Iterator[TracerProvider]:
+        yield from _sampled_out(RecordClientSpans(ParentBased(ALWAYS_OFF)))
+
+    def test_allowlisted_host_still_gets_ids_and_nothing_is_exported(
+        self,
+        recorder: tuple[int, list[dict[str, str]]],
+        settings: pytest.FixtureRequest,
+        exporter: InMemorySpanExporter,
+    ) -> None:
+        settings.OTEL_CONTEXT = {"OUTBOUND_BAGGAGE_HOSTS": ["127.0.0.1"]}  # type: ignore[attr-defined]
+        port, received = recorder
+        client = Client()
+        for url in (f"http://127.0.0.1:{port}/a", f"http://localhost:{port}/b"):
+            response = client.get("/call-out/", {"url": url}, headers={"Correlation-Id": "so-1"})
+            assert response.status_code == 200
+        allowed, other = received
+        assert set(allowed["baggage"].split(",")) == {"correlation.id=so-1", "user.id=late-7"}
+        assert allowed["correlation-id"] == "so-1"
+        assert "baggage" not in other
+        assert "correlation-id" not in other
+        for headers in (allowed, other):
+            flags = int(headers["traceparent"].rsplit("-", 1)[1], 16)
+            assert flags & 0x01 == 0, "traceparent still says 'not sampled'"
+        assert exporter.get_finished_spans() == (), "recorded client spans are never exported"
+
+
+@pytest.mark.usefixtures("instrumented_requests")
+class TestOutboundWhenSampledOutWithoutTheWrapper:
+    """Without RecordClientSpans the destination is unknown, and the policy fails closed."""
+
+    @pytest.fixture
+    def provider(self) -> Iterator[TracerProvider]:
+        yield from _sampled_out(ParentBased(ALWAYS_OFF))
+
+    def test_even_the_allowlisted_host_gets_no_ids(
+        self, recorder: tuple[int, list[dict[str, str]]], settings: pytest.FixtureRequest
+    ) -> None:
+        settings.OTEL_CONTEXT = {"OUTBOUND_BAGGAGE_HOSTS": ["127.0.0.1"]}  # type: ignore[attr-defined]
+        port, received = recorder
+        response = Client().get(
+            "/call-out/", {"url": f"http://127.0.0.1:{port}/a"}, headers={"Correlation-Id": "so-2"}
+        )
+        assert response.status_code == 200
+        (headers,) = received
+        assert "baggage" not in headers
+        assert "correlation-id" not in headers
