@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 import otel_context
 from example.linefiles import open_line_file
 from otel_context.providers import Providers
+from otel_context.sampling import sampler_from_env
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,7 +70,9 @@ def setup_tracing(*, warn: Callable[[str], None], shutdown_on_exit: bool) -> Pro
             return providers
     service = os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
     provider = TracerProvider(
-        resource=Resource.create({"service.name": service}), shutdown_on_exit=shutdown_on_exit
+        resource=Resource.create({"service.name": service}),
+        sampler=sampler_from_env(),  # sampled-out calls still carry ids to our own hosts
+        shutdown_on_exit=shutdown_on_exit,
     )
     provider.add_span_processor(BatchSpanProcessor(span_file))
     trace.set_tracer_provider(provider)

@@ -39,7 +39,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from otel_context.conf import ConfigurationError, get_config
-from otel_context.sampling import SAMPLER_FACTORIES, RecordClientSpans
+from otel_context.sampling import sampler_from_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk._logs.export import LogRecordExporter
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter
-    from opentelemetry.sdk.trace.sampling import Sampler
 
 #: Seconds one export may take, retries included, unless OTEL_EXPORTER_OTLP_(..._)TIMEOUT is
 #: set (which the Python exporters read as seconds). The SDK's own default is 10.
@@ -149,16 +148,6 @@ def _register_atexit() -> None:
         _atexit_registered = True
 
 
-def _sampler() -> Sampler:
-    # The OTEL_TRACES_SAMPLER sampler, recording sampled-out outgoing calls' destination for
-    # the outbound policy. Our own names are not known to TracerProvider().
-    name = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
-    if name in SAMPLER_FACTORIES:
-        return SAMPLER_FACTORIES[name](os.environ.get("OTEL_TRACES_SAMPLER_ARG"))
-    sampler = TracerProvider(shutdown_on_exit=False).sampler  # the SDK reads the variables
-    return sampler if isinstance(sampler, RecordClientSpans) else RecordClientSpans(sampler)
-
-
 def _build(options: _Options, resource: Resource, *, set_global: bool) -> Providers:
     tracer_provider = trace.get_tracer_provider()
     logger_provider = _logs.get_logger_provider()
@@ -171,7 +160,7 @@ def _build(options: _Options, resource: Resource, *, set_global: bool) -> Provid
     owned: list[TracerProvider | LoggerProvider] = []
     if span_exporter is not None:
         tracer_provider = TracerProvider(
-            resource=resource, sampler=_sampler(), shutdown_on_exit=False
+            resource=resource, sampler=sampler_from_env(), shutdown_on_exit=False
         )
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
         owned.append(tracer_provider)

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from typing import TYPE_CHECKING
 
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
     Decision,
@@ -46,6 +48,7 @@ __all__ = [
     "RecordClientSpans",
     "parentbased_always_on",
     "parentbased_traceidratio",
+    "sampler_from_env",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -111,3 +114,16 @@ SAMPLER_FACTORIES = {
     "otel_context_parentbased_always_on": parentbased_always_on,
     "otel_context_parentbased_traceidratio": parentbased_traceidratio,
 }
+
+
+def sampler_from_env() -> Sampler:
+    """The ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` sampler, wrapped.
+
+    Standard names are read by the SDK (``TracerProvider()``), then wrapped; the names above
+    (unknown to ``TracerProvider()``) are built here. Pass it as ``TracerProvider(sampler=...)``.
+    """
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if name in SAMPLER_FACTORIES:
+        return SAMPLER_FACTORIES[name](os.environ.get("OTEL_TRACES_SAMPLER_ARG"))
+    sampler = TracerProvider(shutdown_on_exit=False).sampler
+    return sampler if isinstance(sampler, RecordClientSpans) else RecordClientSpans(sampler)

@@ -21,6 +21,7 @@ from otel_context.sampling import (
     SAMPLER_FACTORIES,
     parentbased_always_on,
     parentbased_traceidratio,
+    sampler_from_env,
 )
 
 URL = {"url.full": "https://billing.internal:8443/charge", "http.request.method": "POST"}
@@ -114,3 +115,24 @@ class TestFactories:
         sampler = _import_sampler(name)
         assert isinstance(sampler, RecordClientSpans), caplog.text
         assert sampler.get_description() == SAMPLER_FACTORIES[name]("0.5").get_description()
+
+
+class TestFromEnvironment:
+    @pytest.mark.parametrize(
+        ("name", "arg", "inner"),
+        [
+            ("", "", "ParentBased{root:AlwaysOnSampler"),
+            ("always_off", "", "AlwaysOffSampler"),
+            ("parentbased_traceidratio", "0.2", "TraceIdRatioBased{0.2}"),
+            ("otel_context_parentbased_traceidratio", "0.4", "TraceIdRatioBased{0.4}"),
+        ],
+    )
+    def test_wrapped_once(
+        self, name: str, arg: str, inner: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", name)
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", arg)
+        description = sampler_from_env().get_description()
+        assert description.startswith("RecordClientSpans{")
+        assert inner in description
+        assert description.count("RecordClientSpans") == 1
