@@ -24,6 +24,7 @@ import math
 import os
 from typing import TYPE_CHECKING
 
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
@@ -125,5 +126,6 @@ def sampler_from_env() -> Sampler:
     name = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
     if name in SAMPLER_FACTORIES:
         return SAMPLER_FACTORIES[name](os.environ.get("OTEL_TRACES_SAMPLER_ARG"))
-    sampler = TracerProvider(shutdown_on_exit=False).sampler
+    # TracerProvider() reads the variables (the SDK's public way to); nothing else is used
+    sampler = TracerProvider(resource=Resource.get_empty(), shutdown_on_exit=False).sampler
     return sampler if isinstance(sampler, RecordClientSpans) else RecordClientSpans(sampler)
