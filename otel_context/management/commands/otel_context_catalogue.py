@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from otel_context import catalogue
-from otel_context._emit_sites import DEFAULT_EXCLUDE, scan
+from otel_context.catalogue import DEFAULT_EXCLUDE, render, scan
 from otel_context.conf import get_config
 
 if TYPE_CHECKING:
@@ -24,7 +23,8 @@ class Command(BaseCommand):
 
     help = (
         "Document the attributes otel_context binds to every log event of a request, as "
-        "Markdown; with --events, also the project's structlog emit sites (static analysis)."
+        "Markdown; with --events, also the project's structlog emit sites and its reads of "
+        "inbound baggage keys that INBOUND_BAGGAGE_ALLOW drops (static analysis)."
     )
     requires_system_checks = ()  # documentation only: nothing here needs checking
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
             "--events",
             nargs="*",
             metavar="PATH",
-            help="Scan these files or directories for structlog emit sites "
+            help="Scan these files or directories for structlog emit sites and baggage reads "
             "(default: settings.BASE_DIR, else the current directory).",
         )
         parser.add_argument(
@@ -57,7 +57,7 @@ class Command(BaseCommand):
                 found = scan(roots, exclude, base=Path.cwd())
             except FileNotFoundError as exc:
                 raise CommandError(str(exc)) from exc
-        text = catalogue.render(get_config(), found)
+        text = render(get_config(), found)
         if options["output"]:
             Path(options["output"]).write_text(text, encoding="utf-8")
             self.stdout.write(f"Wrote the catalogue to {options['output']}")

@@ -11,16 +11,10 @@ Calls to ``otel_context.bind()`` are collected too: they bind attributes mid-req
 from __future__ import annotations
 
 import ast
-import fnmatch
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass
+from typing import Final
 
 from otel_context.attributes import dotted
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
 
 _LEVELS: Final = ("debug", "info", "warning", "warn", "error", "exception", "critical", "fatal")
 #: Methods that emit an event; ``log(level, event)`` takes the event second.
@@ -33,15 +27,6 @@ _FACTORIES: Final = frozenset({"get_logger", "getLogger", "wrap_logger"})
 HEURISTIC_NAMES: Final = frozenset({"log", "logger", "_log", "_logger"})
 #: Keywords structlog treats specially: not attributes of the event.
 _NOT_ATTRIBUTES: Final = frozenset({"event", "exc_info", "stack_info"})
-#: Path components never scanned (``fnmatch`` patterns): virtualenvs, caches, migrations.
-DEFAULT_EXCLUDE: Final = (
-    ".*",
-    "__pycache__",
-    "node_modules",
-    "site-packages",
-    "venv",
-    "migrations",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +56,6 @@ class BindSite:
     path: str
     line: int
     kwargs: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class Scan:
-    """What scanning some paths found."""
-
-    roots: tuple[str, ...]
-    files: int = 0
-    emits: list[EmitSite] = field(default_factory=list)
-    binds: list[BindSite] = field(default_factory=list)
-    #: Files that could not be read or parsed.
-    unreadable: list[str] = field(default_factory=list)
 
 
 #: A logger receiver: the keywords its ``.bind()`` chain adds, and whether it is a guess.
@@ -222,7 +195,12 @@ def scan_source(source: str | bytes, path: str) -> tuple[list[EmitSite], list[Bi
     Raises:
         SyntaxError: *source* is not valid Python.
     """
-    nodes = _ordered(ast.parse(source, filename=path))
+    return sites_in(ast.parse(source, filename=path), path)
+
+
+def sites_in(tree: ast.AST, path: str) -> tuple[list[EmitSite], list[BindSite]]:
+    """The emit sites and ``otel_context.bind()`` calls of one file's parsed *tree*."""
+    nodes = _ordered(tree)
     module = _Module()
     for node in nodes:
         if isinstance(node, ast.Import | ast.ImportFrom):
@@ -239,54 +217,3 @@ def scan_source(source: str | bytes, path: str) -> tuple[list[EmitSite], list[Bi
         elif (site := module.emit_site(node, path)) is not None:
             emits.append(site)
     return emits, binds
-
-
-def _excluded(name: str, exclude: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in exclude)
-
-
-def python_files(root: Path, exclude: tuple[str, ...]) -> Iterator[Path]:
-    """The ``.py`` files under *root* (or *root* itself), skipping *exclude* matches."""
-    if root.is_file():
-        yield root
-        return
-    for directory, subdirectories, files in os.walk(root):
-        subdirectories[:] = sorted(d for d in subdirectories if not _excluded(d, exclude))
-        for name in sorted(files):
-            if name.endswith(".py") and not _excluded(name, exclude):
-                yield Path(directory, name)
-
-
-def display_path(path: Path, base: Path) -> str:
-    """*path* relative to *base* if it lies below it, else absolute; always with ``/``."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
-
-
-def scan(roots: Iterable[Path], exclude: tuple[str, ...], base: Path) -> Scan:
-    """Scan the Python files under *roots*; paths in the result are relative to *base*.
-
-    Raises:
-        FileNotFoundError: a root does not exist.
-    """
-    roots = tuple(roots)
-    missing = [str(root) for root in roots if not root.exists()]
-    if missing:
-        msg = f"no such file or directory: {', '.join(missing)}"
-        raise FileNotFoundError(msg)
-    result = Scan(tuple(display_path(root, base) for root in roots))
-    files = sorted({path.resolve() for root in roots for path in python_files(root, exclude)})
-    for path in files:
-        shown = display_path(path, base)
-        try:
-            emits, binds = scan_source(path.read_bytes(), shown)
-        except (OSError, SyntaxError, ValueError):
-            result.unreadable.append(shown)
-            continue
-        result.files += 1
-        result.emits.extend(emits)
-        result.binds.extend(binds)
-    return result

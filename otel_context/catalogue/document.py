@@ -2,9 +2,10 @@
 
 :func:`render` reads the resolved configuration and documents each attribute bound to every log
 event of a request: where it comes from, when in the request it becomes available, and whether
-it travels on as baggage. Given a :class:`~otel_context._emit_sites.Scan` of the project's
-source, it also lists the structlog emit sites and the call-site attributes the context makes
-redundant. ``manage.py otel_context_catalogue`` is a thin wrapper; nothing here needs Django.
+it travels on as baggage. Given a :class:`~otel_context.catalogue.project.Scan` of the project's
+source, it also lists the structlog emit sites, the call-site attributes the context makes
+redundant, and the inbound baggage keys the application reads that the policy drops.
+``manage.py otel_context_catalogue`` is a thin wrapper; nothing here needs Django.
 
 .. versionadded:: 0.1.0
 """
@@ -18,14 +19,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from otel_context import conf
-from otel_context._emit_report import event_sections
 from otel_context.attributes import CORRELATION_ID, SPAN_ID, TRACE_ID, USER_ID, dotted
+from otel_context.catalogue.baggage_reads import reads_section
+from otel_context.catalogue.emit_report import event_sections
 from otel_context.patterns import key_allowed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from otel_context._emit_sites import Scan
+    from otel_context.catalogue.project import Scan
     from otel_context.conf import Config
 
 REQUEST_START: Final = "request start"
@@ -250,11 +252,12 @@ def _outbound(config: Config) -> list[str]:
 
 
 def render(config: Config, scan: Scan | None = None) -> str:
-    """The catalogue for *config* as Markdown; with *scan*, its emit sites too.
+    """The catalogue for *config* as Markdown; with *scan*, its emit sites and baggage reads too.
 
     .. versionadded:: 0.1.0
     """
     sections = [_header(config), _table(config), _lookups(config), _outbound(config)]
     if scan is not None:
         sections.extend(event_sections(scan, bound_names(config), lambda n: baggage(n, config)))
+        sections.append(reads_section(scan.reads, config))
     return "\n\n".join("\n".join(section) for section in sections if section) + "\n"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from otel_context._emit_sites import HEURISTIC_NAMES
 from otel_context.attributes import dotted
+from otel_context.catalogue.emit_sites import HEURISTIC_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from otel_context._emit_sites import EmitSite, Scan
+    from otel_context.catalogue.emit_sites import EmitSite
+    from otel_context.catalogue.project import Scan
 
 DYNAMIC = "<dynamic>"
 

@@ -1,0 +1,69 @@
+"""System check W003: the application reads inbound baggage keys that the policy drops."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core import checks as django_checks
+
+from otel_context.django import checks
+
+READERS = Path(__file__).resolve().parents[1] / "data" / "baggage_readers"
+DROPPED = ["amplitude.device_id", "amplitude.platform", "amplitude.session_id"]
+
+
+def _w003() -> list[django_checks.CheckMessage]:
+    return [m for m in django_checks.run_checks() if m.id == "otel_context.W003"]
+
+
+class TestCheckBaggageReads:
+    def test_warns_once_per_dropped_key_at_start_up(self, settings: Any) -> None:
+        """Every key the app reads and the policy drops: one warning, with places and setting."""
+        settings.BASE_DIR = READERS
+        messages = _w003()
+        keys = [message.msg.split("'")[1] for message in messages]
+        assert keys == [*DROPPED, "mcp.client_name", "tenant.region"]
+        session = messages[2]
+        assert "(analytics.py:14, analytics.py:15)" in session.msg
+        assert session.hint == (
+            "If clients may set it: "
+            'OTEL_CONTEXT["INBOUND_BAGGAGE_ALLOW"] = ["amplitude.session_id"]'
+        )
+        assert isinstance(session, django_checks.Warning)
+
+    def test_allowlisted_keys_are_quiet(self, settings: Any) -> None:
+        """With the keys allowlisted (README's example) only the unlisted one is reported."""
+        settings.BASE_DIR = READERS
+        settings.OTEL_CONTEXT = {"INBOUND_BAGGAGE_ALLOW": ["amplitude.*", "mcp.client_name"]}
+        assert [message.msg.split("'")[1] for message in _w003()] == ["tenant.region"]
+
+    @pytest.mark.parametrize("base_dir", [None, "", 42, "/nonexistent/otel-context-app"])
+    def test_no_usable_base_dir_no_scan(self, settings: Any, base_dir: object) -> None:
+        """Without a usable BASE_DIR the check scans nothing and never raises."""
+        settings.BASE_DIR = base_dir
+        assert checks.check_baggage_reads() == []
+
+    def test_bad_configuration_is_left_to_e002(self, settings: Any) -> None:
+        """An unusable OTEL_CONTEXT is E002's to report, not a crash of this check."""
+        settings.BASE_DIR = READERS
+        settings.OTEL_CONTEXT = {"INBOUND_BAGGAGE_MAX_ENTRIES": "many"}
+        assert checks.check_baggage_reads() == []
+
+    def test_too_many_files_skips_the_scan(
+        self, settings: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Over MAX_CHECK_FILES files the check stays quiet (the command still reports)."""
+        settings.BASE_DIR = READERS
+        monkeypatch.setattr(checks, "MAX_CHECK_FILES", 2)
+        assert checks.check_baggage_reads() == []
+
+    def test_cheap_on_this_project(self, settings: Any) -> None:
+        """The check on the whole repository (~180 files, many about baggage) stays under 2 s."""
+        settings.BASE_DIR = Path(__file__).resolve().parents[2]
+        started = time.perf_counter()
+        messages = checks.check_baggage_reads()
+        assert time.perf_counter() - started < 2.0
+        assert {message.msg.split("'")[1] for message in messages} >= set(DROPPED)
