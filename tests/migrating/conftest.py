@@ -10,6 +10,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from tests.migrating.views import LINE_FORMAT
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -18,7 +20,6 @@ OTEL_MIDDLEWARE = (
 )
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 IDENTIFIERS_MIDDLEWARE = "otel_context.django.middleware.IdentifiersMiddleware"
-LINE_FORMAT = "%(levelname)s correlation_id=%(correlation_id)s %(message)s"
 
 
 def middleware(*, first: tuple[str, ...] = (), after_auth: tuple[str, ...] = ()) -> list[str]:

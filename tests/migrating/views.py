@@ -14,6 +14,8 @@ import otel_context
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+#: The stdlib lines of the recipes: django-guid's and asgi-correlation-id's documented field.
+LINE_FORMAT = "%(levelname)s correlation_id=%(correlation_id)s %(message)s"
 log = structlog.get_logger("tests.migrating")
 stdlib_log = logging.getLogger("tests.migrating")
 
@@ -25,6 +27,12 @@ def work(request: HttpRequest, organisation_pk: int) -> HttpResponse:
     log.info("work.done", authenticated=authenticated)
     stdlib_log.info("work done")
     return JsonResponse({"identifiers": otel_context.get_identifiers()})
+
+
+def logged(request: HttpRequest) -> HttpResponse:
+    """Logs one stdlib record; touches neither the user nor the database."""
+    stdlib_log.info("logged")
+    return HttpResponse("logged")
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -45,6 +53,7 @@ class LogAfterInnerMiddleware:
 
 urlpatterns = [
     path("orgs/<int:organisation_pk>/work/", work),
+    path("logged/", logged),
     path("healthz", healthz),
     path("healthz/", healthz),
 ]
