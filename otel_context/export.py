@@ -149,7 +149,9 @@ class StructlogOTelLogProcessor:
         if not self._log_records or (self._defer and _handled_by_otel(logger, event_dict, levelno)):
             return None
         otel_logger = self._otel_logger(name or _DEFAULT_SCOPE)
-        return otel_logger if otel_logger.enabled(severity_number=severity) else None
+        # Logger.enabled() is new in opentelemetry-api 1.41; before it, every logger is on.
+        enabled = getattr(otel_logger, "enabled", None)
+        return otel_logger if enabled is None or enabled(severity_number=severity) else None
 
     def _otel_logger(self, name: str) -> Logger:
         provider = self._provider or get_logger_provider()
