@@ -13,7 +13,6 @@ import sys
 import uuid
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from example.runner import ServiceFiles, start_server, wait_until_ready
@@ -43,6 +42,8 @@ def _serve(directory: Path, mode: str) -> Served:
         "MIGRATING_MODE": mode,
         "MIGRATING_LOG_FILE": str(log_file),
     }
+    import httpx  # a dev dependency, imported here so that a cell without it skips above
+
     service = start_server(command, files, env)
     headers: list[str] = []
     try:
