@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import time
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,19 @@ from django.core import checks as django_checks
 
 from otel_context.django import checks
 
-READERS = Path(__file__).resolve().parents[1] / "data" / "baggage_readers"
+REPO = Path(__file__).resolve().parents[2]
+READERS = REPO / "tests" / "data" / "baggage_readers"
 DROPPED = ["amplitude.device_id", "amplitude.platform", "amplitude.session_id"]
+
+
+def _readme_allowlist() -> object:
+    """The ``OTEL_CONTEXT`` of the README's Security example for baggage the app reads."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text.split("**Baggage your application reads.**", 1)[1]
+    code = block.split("```python\n", 1)[1].split("```", 1)[0]
+    (assignment,) = ast.parse(code).body
+    assert isinstance(assignment, ast.Assign)
+    return ast.literal_eval(assignment.value)
 
 
 def _w003() -> list[django_checks.CheckMessage]:
@@ -35,9 +47,9 @@ class TestCheckBaggageReads:
         assert isinstance(session, django_checks.Warning)
 
     def test_allowlisted_keys_are_quiet(self, settings: Any) -> None:
-        """With the keys allowlisted (README's example) only the unlisted one is reported."""
+        """With the README's allowlist only the key it does not list is reported."""
         settings.BASE_DIR = READERS
-        settings.OTEL_CONTEXT = {"INBOUND_BAGGAGE_ALLOW": ["amplitude.*", "mcp.client_name"]}
+        settings.OTEL_CONTEXT = _readme_allowlist()
         assert [message.msg.split("'")[1] for message in _w003()] == ["tenant.region"]
 
     @pytest.mark.parametrize("base_dir", [None, "", 42, "/nonexistent/otel-context-app"])
