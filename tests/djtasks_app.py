@@ -2,7 +2,8 @@
 
 Imported only where ``django.tasks`` exists. The view binds an application id, enqueues
 :func:`record` (or :func:`fail`) on the configured default backend and answers with the task
-result's id. Serves as ``ROOT_URLCONF`` of the unit tests and of ``tests.djtasks_settings``.
+result's id and stored keyword arguments. It is the ``ROOT_URLCONF`` of the unit tests and
+of ``tests.djtasks_settings``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def enqueue(request: HttpRequest, organisation_pk: int) -> JsonResponse:
     return JsonResponse(
         {
             "task_id": result.id,
+            "kwargs": result.kwargs,
             "status": str(result.status),
             "return_value": result.return_value if result.status == "SUCCESSFUL" else None,
             "identifiers": otel_context.get_identifiers(),
