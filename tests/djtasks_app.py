@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import structlog
 from django.http import HttpRequest, JsonResponse
-from django.tasks import task
+from django.tasks import TaskContext, task
 from django.urls import path
 from opentelemetry import trace
 
@@ -47,6 +47,12 @@ def fail(label: str) -> None:
 def wants_carrier(label: str, otel_context: object = None) -> dict[str, object]:
     """A task that declares the carrier's keyword: it receives it."""
     return {"carrier": otel_context}
+
+
+@task(takes_context=True)
+def with_context(context: TaskContext, label: str) -> dict[str, object]:
+    """A task that takes Django's task context as its first argument."""
+    return {"attempt": context.attempt, "identifiers": otel_context.get_identifiers()}
 
 
 def enqueue(request: HttpRequest, organisation_pk: int) -> JsonResponse:

@@ -169,5 +169,6 @@ def post_instrument() -> None:
             _install_hooks()
             _install_guard()
             _install_middleware()
+        django_tasks.instrument()
     except Exception:
         _logger.exception("otel_context: zero-code set-up failed; Django requests have no ids")

@@ -233,6 +233,12 @@ class TestCarriers:
         assert set(ids) == {"correlation.id"}
         assert ids["correlation.id"].isalnum()
 
+    def test_a_task_that_takes_context_gets_it_and_the_ids(self, app: Any) -> None:
+        """takes_context=True: the TaskContext comes first, the carrier is still taken off."""
+        with scoped(RequestScope(trace.get_current_span()), correlation__id="req-1"):
+            result = app.with_context.enqueue("a")
+        assert result.return_value == {"attempt": 1, "identifiers": {"correlation.id": "req-1"}}
+
     def test_a_carrier_of_an_older_version_keeps_what_it_can(self, app: Any) -> None:
         """Unknown entries (e.g. a whole contextvars dict) are ignored; the known ones used."""
         carrier = {"baggage": "user.id=7", "contextvars": {"user.id": "99", "x": "y"}}
@@ -273,6 +279,18 @@ class TestInstrument:
             assert django_tasks.instrument() is True
             assert django_tasks.instrument() is True
         assert Task.call.__wrapped__ is wrapped.__wrapped__  # type: ignore[attr-defined]
+
+    def test_zero_code_post_instrument_instruments_django_tasks(self, app: Any) -> None:
+        """opentelemetry-instrument without the app in INSTALLED_APPS: tasks carry ids too."""
+        from otel_context.django.instrumentation import post_instrument
+
+        django_tasks.uninstrument()
+        try:
+            post_instrument()
+            assert django_tasks.instrumented()
+            assert tasks.CARRIER_KEY in app.record.enqueue("a").kwargs
+        finally:
+            django_tasks.instrument()
 
     def test_a_failing_instrument_is_logged_not_raised(
         self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
