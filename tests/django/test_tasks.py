@@ -150,6 +150,16 @@ class TestImmediateBackend:
         assert {key: view.get(key) for key in IDS} == request_ids("c", 3)
         assert current_scope() is None
 
+    def test_an_enqueue_django_refuses_raises_as_before(
+        self, app: Any, exporter: InMemorySpanExporter
+    ) -> None:
+        """Arguments that are no JSON: Django's error reaches the caller, the span records it."""
+        with pytest.raises(TypeError):
+            app.record.enqueue(object())
+        (producer,) = by_name(exporter.get_finished_spans(), "enqueue/")
+        assert producer.status.status_code == trace.StatusCode.ERROR
+        assert not by_name(exporter.get_finished_spans(), "run/")
+
     def test_consecutive_tasks_never_mix_ids(self, app: Any, events: Events) -> None:
         """Two requests, two tasks, one thread: each task's lines have only its request's ids."""
         enqueue("a", 1)

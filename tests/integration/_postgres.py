@@ -48,7 +48,8 @@ class Postgres:
         }
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
+    """Skip the test for *reason*, or fail it under ``CI=true``."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (CI=true: the PostgreSQL integration test must run)")
     pytest.skip(reason)
@@ -82,7 +83,7 @@ def postgres_server() -> Iterator[Postgres]:
     """Start a private PostgreSQL cluster with one database; stop and delete it after."""
     binaries = server_binaries()
     if binaries is None:
-        _unavailable("no PostgreSQL server binaries (pg_ctl) on PATH or in /usr/lib/postgresql")
+        unavailable("no PostgreSQL server binaries (pg_ctl) on PATH or in /usr/lib/postgresql")
     assert binaries is not None
     as_user = SUPERUSER if os.geteuid() == 0 else None
     root = Path(tempfile.mkdtemp(prefix="otel-context-pg-"))  # /tmp: reachable by postgres
@@ -94,20 +95,8 @@ def postgres_server() -> Iterator[Postgres]:
     options = f"-c listen_addresses='' -k {socket_dir} -p {port} -c fsync=off"
     pg_ctl = [str(binaries / "pg_ctl"), "-D", str(data)]
     try:
-        _run(
-            [
-                str(binaries / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                SUPERUSER,
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-            ],
-            as_user=as_user,
-        )
+        initdb = [str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER, "-N"]
+        _run([*initdb, "-A", "trust", "-E", "UTF8"], as_user=as_user)
         _run(
             [*pg_ctl, "-o", options, "-l", str(root / "server.log"), "-w", "-t", "30", "start"],
             as_user=as_user,

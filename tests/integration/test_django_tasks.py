@@ -11,6 +11,7 @@ lines.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -97,10 +98,12 @@ class Run:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
-    """A private PostgreSQL server; skipped (failed under CI=true) without one."""
-    pytest.importorskip("django_tasks_db", reason="django-tasks-db is not installed")
-    pytest.importorskip("psycopg", reason="psycopg is not installed")
-    from tests.integration._postgres import postgres_server
+    """A private PostgreSQL server; skipped (failed under CI=true) without one or the extra."""
+    from tests.integration._postgres import postgres_server, unavailable
+
+    for module, package in (("django_tasks_db", "django-tasks-db"), ("psycopg", "psycopg")):
+        if importlib.util.find_spec(module) is None:
+            unavailable(f"{package} is not installed (extra [django-tasks])")
 
     with postgres_server() as server:
         yield server
