@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["available", "instrument", "instrumented", "uninstrument"]
 
 #: The span attribute holding the task result's id on the producer span.
-MESSAGE_ID: Final = "messaging.message.id"
+_MESSAGE_ID: Final = "messaging.message.id"
 _METHODS: Final = ("enqueue", "aenqueue", "call", "acall")
 
 _logger = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def _producer_span(task: _Task) -> contextlib.AbstractContextManager[trace.Span]
 def _record_id(span: trace.Span, result: object) -> None:
     result_id = getattr(result, "id", None)
     if isinstance(result_id, str):
-        span.set_attribute(MESSAGE_ID, result_id)
+        span.set_attribute(_MESSAGE_ID, result_id)
 
 
 def _enqueue(original: Callable[..., Any]) -> Callable[..., Any]:
