@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otel_context.django import hooks
+from otel_context.django import tasks as django_tasks
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
 from otel_context.propagation import install_propagator, prepare
 
@@ -146,6 +147,7 @@ def instrument(**options: Any) -> None:
         _install_hooks(**passthrough)
         _install_guard()
         _install_middleware()
+    django_tasks.instrument()  # Django 6.0+: a no-op before
 
 
 def post_instrument() -> None:
@@ -167,5 +169,6 @@ def post_instrument() -> None:
             _install_hooks()
             _install_guard()
             _install_middleware()
+        django_tasks.instrument()
     except Exception:
         _logger.exception("otel_context: zero-code set-up failed; Django requests have no ids")
