@@ -14,10 +14,11 @@ For structlog's ``ProcessorFormatter`` use :class:`otel_context.StructlogOTelPro
 from __future__ import annotations
 
 import logging
-from typing import Final
+from typing import Any, Final
 
 from otel_context import attributes
 from otel_context.processors import current_fields, field_mapper
+from otel_context.scope import as_text
 
 STANDARD_RECORD_ATTRIBUTES: Final = tuple(
     key.replace(".", "_")
@@ -48,13 +49,20 @@ class OTelContextFilter(logging.Filter):
             fields, _ = current_fields(record)
             if self.mapper is not None:
                 for key, value in self.mapper(fields).items():
-                    values.setdefault(key, value)
+                    _set_text(values, key, value)
                 return True
             for key, value in fields.items():
-                values.setdefault(key.replace(".", "_"), value)
+                _set_text(values, key.replace(".", "_"), value)
         except Exception:  # a filter that raises would lose the record
             logging.getLogger(__name__).debug("otel_context filter failed", exc_info=True)
         if self.mapper is None:
             for name in STANDARD_RECORD_ATTRIBUTES:
-                values.setdefault(name, self.default)
+                _set_text(values, name, self.default)
         return True
+
+
+def _set_text(values: dict[str, Any], name: str, value: str) -> None:
+    """``extra=`` wins, as a string: one type per identifier on every record (issue 14)."""
+    given = values.setdefault(name, value)
+    if type(given) is not str:
+        values[name] = value if given is None else as_text(given)
