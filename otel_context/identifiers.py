@@ -19,10 +19,13 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from otel_context.scope import RESOLVER, URL
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from otel_context.conf import UrlKwargRule
+    from otel_context.scope import RequestScope
 
 _logger = logging.getLogger(__name__)
 #: What an id may be; bound as its ``str()``.
@@ -98,3 +101,26 @@ def run_resolvers(
             _logger.exception("otel_context: resolver for %r failed", name)
             values[name] = None
     return values
+
+
+def bind_derived(
+    scope: RequestScope,
+    url_ids: Mapping[str, object],
+    resolved: Mapping[str, object],
+    over_url: frozenset[str],
+) -> None:
+    """Bind URL ids above what resolvers found, unless a resolver is ``over_url``.
+
+    Args:
+        scope: The request's scope.
+        url_ids: From :func:`from_url_kwargs` (empty on a resolver's late run).
+        resolved: From :func:`run_resolvers`; ``None`` values are "not found".
+        over_url: Attributes whose resolver beats the URL (``RESOLVERS`` ``over_url``).
+    """
+    if url_ids:
+        scope.bind(url_ids, URL)
+    ids = found(resolved)
+    if over_url and not over_url.isdisjoint(ids):
+        scope.bind({key: ids.pop(key) for key in over_url.intersection(ids)}, URL)
+    if ids:
+        scope.bind(ids, RESOLVER)

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from otel_context.identifiers import checked, found, from_url_kwargs, run_resolvers
+from otel_context.identifiers import (
+    bind_derived,
+    checked,
+    found,
+    from_url_kwargs,
+    run_resolvers,
+)
+from otel_context.scope import RequestScope
 
 if TYPE_CHECKING:
     from otel_context.conf import UrlKwargRule
@@ -106,3 +113,14 @@ class TestChecked:
         assert run_resolvers(["a.id", "b.id"], resolvers, None) == {"a.id": None, "b.id": 5}
         rules: dict[str, UrlKwargRule] = {"k": lambda _: {"x.id": [1], "y.id": "y"}}
         assert from_url_kwargs({"k": "v"}, rules) == {"y.id": "y"}
+
+
+class TestBindDerived:
+    def test_url_ids_beat_resolvers_unless_over_url(self) -> None:
+        """The URL's id stays; an over_url resolver's replaces it; None binds nothing."""
+        scope = RequestScope()
+        resolved = {"organisation.id": "A", "project.id": "P", "tenant.id": None}
+        bind_derived(scope, {"organisation.id": "B", "project.id": 9}, resolved, frozenset())
+        assert scope.identifiers() == {"organisation.id": "B", "project.id": "9"}
+        bind_derived(scope, {}, resolved, frozenset({"project.id"}))
+        assert scope.identifiers() == {"organisation.id": "B", "project.id": "P"}

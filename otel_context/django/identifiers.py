@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from django.utils.functional import LazyObject, empty
 
 from otel_context.attributes import USER_ID
-from otel_context.identifiers import found, from_url_kwargs, run_resolvers
-from otel_context.scope import RESOLVER, URL, coerce
+from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
+from otel_context.scope import RESOLVER, coerce
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -103,7 +103,7 @@ class DjangoIdentifiers:
             self.scope.bind({USER_ID: uid}, RESOLVER)
         if self._retry and authenticated(user, auth):
             retry, self._retry = self._retry, ()
-            self._bind_resolved(self._resolve(retry))
+            bind_derived(self.scope, {}, self._resolve(retry), self.config.resolvers.over_url)
 
     def on_view(self, view_kwargs: Mapping[str, Any]) -> None:
         """After routing: bind URL-kwarg ids and run the resolvers.
@@ -112,22 +112,10 @@ class DjangoIdentifiers:
         authenticates inside the view) runs the resolvers that found nothing once more.
         """
         self()
-        ids = from_url_kwargs(view_kwargs, self.config.url_kwargs)
-        if ids:
-            self.scope.bind(ids, URL)
-        if self.config.resolvers:
-            resolved = self._resolve(tuple(self.config.resolvers))
-            self._retry = tuple(name for name, value in resolved.items() if value is None)
-            self._bind_resolved(resolved)
+        url_ids = from_url_kwargs(view_kwargs, self.config.url_kwargs)
+        resolved = self._resolve(tuple(self.config.resolvers))
+        self._retry = tuple(name for name, value in resolved.items() if value is None)
+        bind_derived(self.scope, url_ids, resolved, self.config.resolvers.over_url)
 
     def _resolve(self, names: tuple[str, ...]) -> dict[str, object]:
-        return run_resolvers(names, self.config.resolvers, self.request)
-
-    def _bind_resolved(self, resolved: Mapping[str, object]) -> None:
-        """Bind what resolvers found: below the URL's ids, unless a resolver is ``over_url``."""
-        ids = found(resolved)
-        over_url = self.config.resolvers.over_url
-        if over_url and not over_url.isdisjoint(ids):
-            self.scope.bind({key: ids.pop(key) for key in over_url.intersection(ids)}, URL)
-        if ids:
-            self.scope.bind(ids, RESOLVER)
+        return run_resolvers(names, self.config.resolvers, self.request) if names else {}
