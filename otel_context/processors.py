@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 _reentry = threading.local()
+#: The standard identifiers in both spellings (outside a request only these are renamed).
+_STANDARD_KEYS: Final = STANDARD_ALIASES | attributes.SERVER_OWNED
 
 
 def _context_getter() -> Callable[[], otel_context.Context]:
@@ -156,6 +158,8 @@ class StructlogOTelProcessor:
             elif (ended := _ended_request(event_dict)) is not None:
                 fields, aliases = ended, _aliases_of(ended)  # Django's late 4xx record
             elif span is None:
+                if _STANDARD_KEYS.isdisjoint(event_dict):
+                    return event_dict  # outside any request, no identifier: nothing to do
                 return _rename_aliases(event_dict, STANDARD_ALIASES)
             else:
                 fields, aliases = self._span_fields(span), STANDARD_ALIASES
