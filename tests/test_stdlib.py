@@ -61,6 +61,16 @@ class TestOTelContextFilter:
         assert inside.user_id == "5"  # type: ignore[attr-defined]
         assert outside.project_id == "12"  # type: ignore[attr-defined]
 
+    def test_configured_identifier_from_extra_is_a_string_too(self, tracer: trace.Tracer) -> None:
+        """A key URL_KWARGS/RESOLVERS name (the scope's keys), not bound here: "3", not 3."""
+        record = _record(tenant_id=3, other_id=4)
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span)) as scope:
+            scope.keys = frozenset({"tenant.id"})
+            scope.bind({"user.id": "5"})
+            OTelContextFilter().filter(record)
+        assert record.tenant_id == "3"  # type: ignore[attr-defined]
+        assert record.other_id == 4, "not an identifier: left alone"  # type: ignore[attr-defined]
+
     def test_ecs_names_on_the_record(self, tracer: trace.Tracer) -> None:
         """field_names='ecs' puts ECS names on the record for JSON formatters."""
         record = _record()
