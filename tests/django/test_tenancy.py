@@ -11,9 +11,10 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.test import Client
+from django.test import AsyncClient, Client
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from rest_framework.authtoken.models import Token
 
@@ -96,6 +97,26 @@ class TestLatePrincipals:
         attributes = _span(exporter).attributes or {}
         assert attributes["organisation.id"] == str(orgs[1].pk)
         assert "user.id" not in attributes
+
+    def test_api_key_principal_under_asgi(
+        self,
+        orgs: tuple[Organisation, Organisation],
+        events: Events,
+        exporter: InMemorySpanExporter,
+    ) -> None:
+        """The same through Django's ASGI handler: the view runs in another context copy."""
+        MasterAPIKey.objects.create(key="mk-2", organisation=orgs[1])
+
+        async def fetch() -> int:
+            response = await AsyncClient().get(
+                "/tenancy/me/", headers={"Authorization": "Api-Key mk-2"}
+            )
+            return response.status_code
+
+        assert async_to_sync(fetch)() == 200
+        assert _ids_of(events, "organisation.id") == [str(orgs[1].pk)]
+        assert (_span(exporter).attributes or {})["organisation.id"] == str(orgs[1].pk)
+        assert current_scope() is None
 
     def test_environment_key_in_a_header(
         self,
