@@ -6,6 +6,7 @@ Every parser is ``(value, where) -> parsed`` and raises :class:`ConfigurationErr
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from collections.abc import Callable, Mapping
 from importlib import import_module
@@ -113,11 +114,62 @@ def as_url_kwargs(value: object, option: str) -> dict[str, UrlKwargRule]:
     return rules
 
 
-def as_resolvers(value: object, option: str) -> dict[str, Callable[[Any], object]]:
-    return {
-        attributes.dotted(key): as_callable(path, f"{option}[{key!r}]")
-        for key, path in as_mapping(value, option).items()
-    }
+class Resolvers(dict[str, Callable[[Any], object]]):
+    """``RESOLVERS``: attribute -> callable, and which attributes beat the URL's id.
+
+    By default an id from the URL (the resource the request is about) beats a resolver's for
+    the same key; a resolver configured ``{"resolver": ..., "over_url": True}`` beats it.
+    """
+
+    __slots__ = ("over_url",)
+
+    def __init__(
+        self, resolvers: Mapping[str, Callable[[Any], object]], over_url: frozenset[str]
+    ) -> None:
+        super().__init__(resolvers)
+        #: Attributes whose resolver beats the URL's id.
+        self.over_url = over_url
+
+
+#: The keys of a resolver given as a dict; ``resolver`` is required.
+RESOLVER_KEYS = ("resolver", "over_url")
+OVER_URL_PREFIX = "over_url:"
+
+
+def as_resolvers(value: object, option: str) -> Resolvers:
+    resolvers: dict[str, Callable[[Any], object]] = {}
+    over_url: set[str] = set()
+    for key, spec in as_mapping(value, option).items():
+        where, name = f"{option}[{key!r}]", attributes.dotted(key)
+        resolvers[name], wins = _resolver(spec, where)
+        if wins:
+            over_url.add(name)
+    return Resolvers(resolvers, frozenset(over_url))
+
+
+def _resolver(spec: object, where: str) -> tuple[Callable[[Any], object], bool]:
+    """One resolver and whether it beats the URL's id.
+
+    A callable or dotted path (``over_url:path`` beats it: the environment's form), or a
+    ``{"resolver": ..., "over_url": bool}`` dict.
+    """
+    if isinstance(spec, str) and spec.startswith(OVER_URL_PREFIX):
+        return import_callable(spec.removeprefix(OVER_URL_PREFIX), where), True
+    if not isinstance(spec, Mapping):
+        return as_callable(spec, where), False
+    unknown = sorted(str(key) for key in spec if key not in RESOLVER_KEYS)
+    if unknown or "resolver" not in spec:
+        hints = [
+            f"{name} -> {match[0]}"
+            for name in unknown
+            if (match := difflib.get_close_matches(name, RESOLVER_KEYS, n=1))
+        ]
+        hint = f" (did you mean: {', '.join(hints)}?)" if hints else ""
+        got = sorted(map(str, spec))
+        msg = f"{where}: expected keys {' and '.join(RESOLVER_KEYS)}, got {got}{hint}"
+        raise ConfigurationError(msg)
+    wins = as_bool(spec.get("over_url", False), f"{where}['over_url']")
+    return as_callable(spec["resolver"], f"{where}['resolver']"), wins
 
 
 def as_networks(value: object, option: str) -> tuple[IpNetwork, ...]:

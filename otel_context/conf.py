@@ -21,6 +21,7 @@ from otel_context import attributes, correlation
 from otel_context._parsers import (
     ConfigurationError,
     IpNetwork,
+    Resolvers,
     UrlKwargRule,
     as_bool,
     as_callable,
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigurationError",
     "IpNetwork",
     "Option",
+    "Resolvers",
     "UrlKwargRule",
     "build_config",
     "configure",
@@ -126,7 +128,8 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "RESOLVERS",
         {},
         as_resolvers,
-        "Attribute -> callable (request) returning an id or None, run after auth and routing.",
+        "Attribute -> callable (request) returning an id or None, run after auth and routing;"
+        " {'resolver': ..., 'over_url': True} beats the URL's id.",
     ),
     Option(
         "INBOUND_BAGGAGE_ALLOW",
@@ -217,7 +220,7 @@ class Config:
     trust_correlation_id: bool
     user_id_field: str | None
     url_kwargs: Mapping[str, UrlKwargRule]
-    resolvers: Mapping[str, Callable[[Any], object]]
+    resolvers: Resolvers
     inbound_baggage_allow: tuple[str, ...]
     inbound_baggage_max_entries: int
     inbound_baggage_max_value_length: int

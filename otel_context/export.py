@@ -29,7 +29,8 @@ from opentelemetry._logs import SeverityNumber, get_logger_provider
 from opentelemetry.semconv.attributes import exception_attributes
 
 from otel_context import attributes
-from otel_context.processors import current_fields
+from otel_context.processors import current_fields, identifier_names
+from otel_context.scope import as_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, MutableMapping, Sequence
@@ -170,6 +171,7 @@ def event_attributes(event_dict: Mapping[str, Any]) -> dict[str, AttributeValue]
 
     Keys spelled with ``__`` are read with dots; what the call site passed wins over the
     request's identifiers. Values are coerced with :func:`coerce_value`; ``None`` is dropped.
+    Values of identifier keys are strings, as on the span and the log lines.
 
     Args:
         event_dict: A structlog event dict.
@@ -179,7 +181,8 @@ def event_attributes(event_dict: Mapping[str, Any]) -> dict[str, AttributeValue]
 
     .. versionadded:: 0.1.0
     """
-    fields, _ = current_fields(event_dict.get("_record"))
+    fields, aliases = current_fields(event_dict.get("_record"))
+    names = identifier_names(aliases)
     attrs: dict[str, AttributeValue] = {
         key: value for key, value in fields.items() if key not in _TRACE_KEYS
     }
@@ -187,9 +190,14 @@ def event_attributes(event_dict: Mapping[str, Any]) -> dict[str, AttributeValue]
         name = key if isinstance(key, str) else str(key)
         if name in _RECORD_KEYS or name.startswith("_"):  # "_record": ProcessorFormatter's
             continue
+        name = attributes.dotted(name)
+        if name in names:  # an identifier: a string, as on the span and the lines (issue 14)
+            if value is not None:
+                attrs[name] = value if type(value) is str else as_text(value)
+            continue
         coerced = coerce_value(value)
         if coerced is not None:
-            attrs[attributes.dotted(name)] = coerced
+            attrs[name] = coerced
     attrs.update(exception_attributes_of(event_dict))
     return attrs
 

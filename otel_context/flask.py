@@ -41,7 +41,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from otel_context import request as lifecycle
 from otel_context.conf import get_config
-from otel_context.identifiers import found, from_url_kwargs, run_resolvers
+from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
 from otel_context.propagation import prepare
 from otel_context.streaming import ScopedChunks, hand_over
 
@@ -104,8 +104,7 @@ def _bind_routed(state: RequestState) -> None:
     ids = from_url_kwargs(flask.request.view_args or {}, config.url_kwargs)
     resolved = run_resolvers(tuple(config.resolvers), config.resolvers, flask.request)
     state.retry = tuple(name for name in config.resolvers if resolved.get(name) is None)
-    ids.update(found(resolved))
-    state.request.scope.bind(ids)
+    bind_derived(state.request.scope, ids, resolved, config.resolvers.over_url)
 
 
 def _before_request() -> None:
@@ -172,6 +171,7 @@ def _teardown_request(exc: BaseException | None) -> None:
         # A copy of the request context (copy_current_request_context) tears down in its own
         # thread: the request is not over, and its token belongs to this thread's context.
         if isinstance(state, RequestState) and state.owner() is _request_context():
+            lifecycle.settle_span(state.request.scope)  # the span is still open here
             if state.handed_over:  # the body closes the scope once it is done
                 otel_context.detach(state.request.token)
             else:
@@ -189,9 +189,8 @@ def _on_response(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> No
     try:
         if state.retry:
             retry, state.retry = state.retry, ()
-            state.request.scope.bind(
-                found(run_resolvers(retry, state.config.resolvers, flask.request))
-            )
+            resolved = run_resolvers(retry, state.config.resolvers, flask.request)
+            bind_derived(state.request.scope, {}, resolved, state.config.resolvers.over_url)
         name, value = state.request.response_header(state.config)
         headers[:] = [(key, val) for key, val in headers if key.lower() != name.lower()]
         headers.append((name, value))

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, Final
@@ -18,6 +19,7 @@ from otel_context.scope import (
     STANDARD_ALIASES,
     Fields,
     RequestScope,
+    as_text,
     record_fields,
     span_fields,
 )
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 _reentry = threading.local()
+#: The standard identifiers in both spellings (outside a request only these are renamed).
+_STANDARD_KEYS: Final = STANDARD_ALIASES | attributes.SERVER_OWNED
 
 
 def _context_getter() -> Callable[[], otel_context.Context]:
@@ -154,6 +158,8 @@ class StructlogOTelProcessor:
             elif (ended := _ended_request(event_dict)) is not None:
                 fields, aliases = ended, _aliases_of(ended)  # Django's late 4xx record
             elif span is None:
+                if _STANDARD_KEYS.isdisjoint(event_dict):
+                    return event_dict  # outside any request, no identifier: nothing to do
                 return _rename_aliases(event_dict, STANDARD_ALIASES)
             else:
                 fields, aliases = self._span_fields(span), STANDARD_ALIASES
@@ -166,8 +172,7 @@ class StructlogOTelProcessor:
         self, event_dict: MutableMapping[str, Any], fields: Fields, aliases: frozenset[str]
     ) -> None:
         """The general case: rename call-site aliases, rename fields, call-site keys win."""
-        if not aliases.isdisjoint(event_dict):
-            _rename_aliases(event_dict, aliases)
+        _rename_aliases(event_dict, aliases)
         if self._mapper is not None:
             fields = self._renamed(fields)
         if fields.keys().isdisjoint(event_dict):
@@ -200,12 +205,40 @@ def _ended_request(event_dict: MutableMapping[str, Any]) -> Fields | None:
 def _rename_aliases(
     event_dict: MutableMapping[str, Any], aliases: frozenset[str]
 ) -> MutableMapping[str, Any]:
-    """Rename call-site ``organisation__id`` to ``organisation.id`` (the call site wins)."""
-    if aliases.isdisjoint(event_dict):
-        return event_dict
-    for alias in aliases.intersection(event_dict):
-        event_dict[alias.replace("__", ".")] = event_dict.pop(alias)
+    """Rename call-site ``organisation__id`` to ``organisation.id`` (the call site wins).
+
+    Call-site values of identifier keys become strings, as bound ones are (:func:`stringify`).
+    """
+    if not aliases.isdisjoint(event_dict):
+        for alias in aliases.intersection(event_dict):
+            event_dict[alias.replace("__", ".")] = event_dict.pop(alias)
+    names = identifier_names(aliases)
+    if not names.isdisjoint(event_dict):
+        stringify(event_dict, names)
     return event_dict
+
+
+@functools.lru_cache(maxsize=64)
+def identifier_names(aliases: frozenset[str]) -> frozenset[str]:
+    """The dotted identifier keys whose call-site ``__`` spellings are *aliases* (cached)."""
+    return frozenset(alias.replace("__", ".") for alias in aliases)
+
+
+def stringify(values: MutableMapping[str, Any], names: frozenset[str]) -> None:
+    """Make the call-site values of identifier keys *names* strings, as bound ids are.
+
+    One JSON type per identifier field on every line, whatever the source (issue 14): a
+    call-site ``organisation__id=7`` logs ``"7"``. A ``None`` is dropped (the bound id, if any,
+    then fills the key).
+    """
+    for name in names.intersection(values):
+        value = values[name]
+        if type(value) is str:
+            continue
+        if value is None:
+            del values[name]
+        else:
+            values[name] = as_text(value)
 
 
 def _report_failure() -> None:

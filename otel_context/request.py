@@ -9,7 +9,8 @@ between the two knows nothing of the framework.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from opentelemetry import baggage
 from otel_context import correlation
 from otel_context.attributes import CORRELATION_ID
 from otel_context.baggage import InboundBaggage, filter_inbound, peer_is_trusted
-from otel_context.scope import RequestScope, attach_scope, detach_scope
+from otel_context.scope import UPSTREAM, RequestScope, as_text, attach_scope, detach_scope
 
 if TYPE_CHECKING:
     from contextvars import Token
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from otel_context.conf import Config
 
+_logger = logging.getLogger(__name__)
 DROPPED_ATTRIBUTE = "otel_context.baggage.dropped"
 _NONE = InboundBaggage()  # read-only: what a request without inbound baggage brings
 HeaderGetter = Callable[[str], "str | None"]
@@ -80,7 +82,10 @@ def begin(span: Span, get_header: HeaderGetter, peer: str | None, config: Config
     if header is None and CORRELATION_ID in inbound.identifiers:
         cid = inbound.identifiers[CORRELATION_ID]  # a trusted upstream hop's id
     scope = RequestScope(span, span_attributes=config.span_attributes)
-    scope.bind({**inbound.identifiers, CORRELATION_ID: cid})
+    scope.keys = config.server_owned
+    if inbound.identifiers:  # the lowest rank: what this service derives replaces them
+        scope.bind(inbound.identifiers, UPSTREAM)
+    scope.bind({CORRELATION_ID: cid})
     context = baggage.clear() if entries else None
     for key, value in inbound.kept.items():
         context = baggage.set_baggage(key, value, context)
@@ -88,6 +93,33 @@ def begin(span: Span, get_header: HeaderGetter, peer: str | None, config: Config
     if inbound.dropped and span.is_recording():
         span.set_attribute(DROPPED_ATTRIBUTE, inbound.dropped)
     return Request(scope, attach_scope(scope, context), cid, header)
+
+
+def settle_span(scope: RequestScope) -> None:
+    """At the response: the span's identifier attributes say what the log lines said.
+
+    The application may set a span attribute named like an identifier itself, before or
+    after otel_context bound it. The bound id wins and is written again, so span and lines
+    never disagree (the application changes an id with ``otel_context.bind()``); an attribute
+    for a key not bound here is kept, as a string (one type per identifier, issue 14).
+    """
+    span = scope.span
+    if span is None or not scope.span_attributes or not span.is_recording():
+        return
+    attrs = getattr(span, "attributes", None)  # the SDK's spans; the API's have none
+    if not isinstance(attrs, Mapping):
+        return
+    ids = scope.identifiers()
+    try:
+        for key in scope.keys.union(ids):
+            have, want = attrs.get(key), ids.get(key)
+            if want is None:
+                if have is not None and type(have) is not str:
+                    span.set_attribute(key, as_text(have))
+            elif have != want:
+                span.set_attribute(key, want)
+    except Exception:  # a strange span must not cost the response its correlation header
+        _logger.exception("otel_context: settling the span's identifier attributes failed")
 
 
 def end(request: Request) -> None:

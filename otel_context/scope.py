@@ -48,6 +48,17 @@ _STANDARD_GUARD: Final = (
 #: Span classes already seen to be ``trace.Span``s (an ABC check costs more than the rest).
 _SPAN_TYPES: set[type] = set()
 
+# Who bound an identifier, lowest first: a bind replaces a key only if its source ranks at
+# least as high as the one that bound it (issue 14: a resolver's retry overwrote the URL's id).
+#: Trusted inbound baggage (a hop upstream).
+UPSTREAM: Final = 0
+#: A resolver, or the authenticated principal (``user.id``).
+RESOLVER: Final = 1
+#: The URL: the resource the request is about (``URL_KWARGS``, its lookups).
+URL: Final = 2
+#: Application code: :func:`bind` (the default of :meth:`RequestScope.bind`).
+APP: Final = 3
+
 
 def coerce(value: object) -> str | None:
     """Turn an identifier value into the string bound for it; ``None`` and ``""`` unbind."""
@@ -55,6 +66,14 @@ def coerce(value: object) -> str | None:
         return None
     text = value if isinstance(value, str) else str(value)
     return text[:MAX_VALUE_LENGTH] or None
+
+
+def as_text(value: object) -> str:
+    """``str(value)``, or a placeholder if its ``__str__`` raises (a log call never fails)."""
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 class RequestScope:
@@ -69,7 +88,9 @@ class RequestScope:
         "_cache",
         "_ids",
         "_lock",
+        "_ranks",
         "closed",
+        "keys",
         "refresh",
         "span",
         "span_attributes",
@@ -78,6 +99,7 @@ class RequestScope:
 
     def __init__(self, span: trace.Span | None = None, *, span_attributes: bool = True) -> None:
         self._ids: dict[str, str] = {}
+        self._ranks: dict[str, int] = {}  # key -> who bound it
         self._lock = threading.Lock()
         #: What the log processors add, per span and version: see :meth:`cached`.
         self._cache: Cache | None = None
@@ -88,24 +110,37 @@ class RequestScope:
         #: Set by a framework adapter: picks up identifiers that became known lazily
         #: (e.g. a user authenticated inside the view). Must be cheap and never raise.
         self.refresh: Callable[[], None] | None = None
+        #: The identifier keys of this scope besides those bound: a call-site value of one is
+        #: a string on every line too (the adapter sets the configured ones).
+        self.keys: frozenset[str] = attributes.SERVER_OWNED
 
-    def bind(self, ids: Mapping[str, object]) -> None:
-        """Bind (or, with ``None``, unbind) identifiers; keys may use ``__`` for dots."""
+    def bind(self, ids: Mapping[str, object], rank: int = APP) -> None:
+        """Bind (or, with ``None``, unbind) identifiers; keys may use ``__`` for dots.
+
+        Args:
+            ids: Key -> value; a value is bound as a string (:func:`coerce`).
+            rank: Who binds (:data:`UPSTREAM` ... :data:`APP`): a key bound by a higher-ranked
+                source is kept.
+        """
         span = self.span if self.span_attributes else None
         if span is not None and not span.is_recording():
             span = None
         with self._lock:
-            own = self._ids
+            own, ranks = self._ids, self._ranks
             for key, raw in ids.items():
                 name = key.replace("__", ".") if "__" in key else key
+                if rank < APP and ranks.get(name, rank) > rank:
+                    continue  # a higher-ranked source bound it
                 # coerce() inlined for the common case: a str id (this runs on every request)
                 value = (raw[:MAX_VALUE_LENGTH] or None) if type(raw) is str else coerce(raw)
                 if value is None:
                     own.pop(name, None)
-                else:
-                    own[name] = value
-                    if span is not None:
-                        span.set_attribute(name, value)
+                    ranks.pop(name, None)
+                    continue
+                own[name] = value
+                ranks[name] = rank
+                if span is not None:
+                    span.set_attribute(name, value)
             self.version += 1
 
     def identifiers(self) -> dict[str, str]:
@@ -135,8 +170,9 @@ class RequestScope:
     def cached(self, span: object) -> Cache:
         """What log processors add for *span*: ``(span, version, fields, aliases, guard)``.
 
-        *fields* are the trace fields plus the identifiers, *aliases* their call-site ``__``
-        spellings, *guard* both key sets together (an event with none of them takes the fast
+        *fields* are the trace fields plus the identifiers, *aliases* the call-site ``__``
+        spellings of every identifier key (bound, standard or in :attr:`keys`), *guard* all
+        of these keys together (an event with none of them takes the fast
         path). Rebuilt only when the span or the identifiers change.
         """
         self._refresh()
@@ -151,11 +187,12 @@ class RequestScope:
             version, ids = self.version, dict(self._ids)
         fields = span_fields(span)
         fields.update(ids)
-        if _STANDARD_GUARD.issuperset(fields):
+        if _STANDARD_GUARD.issuperset(fields) and attributes.SERVER_OWNED.issuperset(self.keys):
             aliases, guard = STANDARD_ALIASES, _STANDARD_GUARD
         else:
-            aliases = STANDARD_ALIASES.union([key.replace(".", "__") for key in ids])
-            guard = aliases.union(fields)
+            names = self.keys.union(ids)
+            aliases = STANDARD_ALIASES.union([key.replace(".", "__") for key in names])
+            guard = aliases.union(fields, names)
         cache = (span, version, fields, aliases, guard)
         self._cache = cache
         return cache

@@ -13,11 +13,13 @@ For structlog's ``ProcessorFormatter`` use :class:`otel_context.StructlogOTelPro
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Final
+from typing import Any, Final
 
 from otel_context import attributes
 from otel_context.processors import current_fields, field_mapper
+from otel_context.scope import STANDARD_ALIASES, as_text
 
 STANDARD_RECORD_ATTRIBUTES: Final = tuple(
     key.replace(".", "_")
@@ -45,16 +47,33 @@ class OTelContextFilter(logging.Filter):
         """Annotate *record*; always keeps it."""
         values = record.__dict__
         try:
-            fields, _ = current_fields(record)
+            fields, aliases = current_fields(record)
             if self.mapper is not None:
                 for key, value in self.mapper(fields).items():
-                    values.setdefault(key, value)
+                    _set_text(values, key, value)
                 return True
             for key, value in fields.items():
-                values.setdefault(key.replace(".", "_"), value)
+                _set_text(values, key.replace(".", "_"), value)
+            for name in _configured_names(aliases):  # empty unless URL_KWARGS/RESOLVERS add keys
+                given = values.get(name)
+                if given is not None and type(given) is not str:
+                    values[name] = as_text(given)
         except Exception:  # a filter that raises would lose the record
             logging.getLogger(__name__).debug("otel_context filter failed", exc_info=True)
         if self.mapper is None:
             for name in STANDARD_RECORD_ATTRIBUTES:
-                values.setdefault(name, self.default)
+                _set_text(values, name, self.default)
         return True
+
+
+@functools.lru_cache(maxsize=64)
+def _configured_names(aliases: frozenset[str]) -> tuple[str, ...]:
+    """Record attribute names of the identifier keys beyond the standard ones (cached)."""
+    return tuple(sorted(alias.replace("__", "_") for alias in aliases - STANDARD_ALIASES))
+
+
+def _set_text(values: dict[str, Any], name: str, value: str) -> None:
+    """``extra=`` wins, as a string: one type per identifier on every record (issue 14)."""
+    given = values.setdefault(name, value)
+    if type(given) is not str:
+        values[name] = value if given is None else as_text(given)

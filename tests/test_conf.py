@@ -107,6 +107,48 @@ class TestDerivedKeys:
         assert config.url_kwargs == {"team_pk": "team.id"}
 
 
+class TestResolverPrecedence:
+    RESOLVER = "tests.testapp.identifiers.tenant_from_header"
+
+    def test_resolvers_lose_to_the_url_unless_over_url(self) -> None:
+        """Plain entries and over_url=False lose to the URL; over_url=True beats it."""
+        config = _cfg(
+            setting={
+                "RESOLVERS": {
+                    "tenant.id": self.RESOLVER,
+                    "organisation__id": {"resolver": self.RESOLVER, "over_url": True},
+                    "project.id": {"resolver": self.RESOLVER, "over_url": False},
+                }
+            }
+        )
+        assert set(config.resolvers) == {"tenant.id", "organisation.id", "project.id"}
+        assert config.resolvers.over_url == frozenset({"organisation.id"})
+        assert callable(config.resolvers["organisation.id"])
+
+    def test_environment_form(self) -> None:
+        """In the environment an over_url: prefix on the dotted path says the same."""
+        value = f"a.id=over_url:{self.RESOLVER},b.id={self.RESOLVER}"
+        config = _cfg(environ={"OTEL_CONTEXT_RESOLVERS": value})
+        assert config.resolvers.over_url == frozenset({"a.id"})
+        assert set(config.resolvers) == {"a.id", "b.id"}
+
+    @pytest.mark.parametrize(
+        ("spec", "message"),
+        [
+            ({"resolver": RESOLVER, "overurl": True}, "did you mean: overurl -> over_url?"),
+            ({"over_url": True}, "expected keys resolver and over_url"),
+            ({"resolver": RESOLVER, "over_url": 1}, "['over_url']: expected a boolean"),
+            ({"resolver": 5}, "['resolver']: expected a callable"),
+        ],
+    )
+    def test_bad_entries_name_the_key(self, spec: dict[str, Any], message: str) -> None:
+        """A bad per-resolver dict raises ConfigurationError naming the entry, with a hint."""
+        with pytest.raises(ConfigurationError) as info:
+            _cfg(setting={"RESOLVERS": {"x.id": spec}})
+        assert "OTEL_CONTEXT['RESOLVERS']['x.id']" in str(info.value)
+        assert message in str(info.value)
+
+
 class TestErrors:
     @pytest.mark.parametrize(
         ("setting", "message"),

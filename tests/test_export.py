@@ -97,6 +97,17 @@ class TestLogRecord:
             "order.id": 17,
         }
 
+    def test_call_site_identifier_values_are_strings(
+        self, sink: LogSink, tracer: trace.Tracer
+    ) -> None:
+        """An int passed for an identifier key is a string attribute, as on span and lines."""
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+            emit(sink, {"event": "hi", "organisation__id": 9, "project.id": None, "n": 3})
+        attrs = dict(sink.only().log_record.attributes or {})
+        assert attrs["organisation.id"] == "9"
+        assert "project.id" not in attrs
+        assert attrs["n"] == 3
+
     def test_record_fields_are_not_attributes(self, sink: LogSink, tracer: trace.Tracer) -> None:
         """event, level, logger, timestamp and the trace ids live in the record itself."""
         event = {

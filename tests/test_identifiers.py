@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 
-from otel_context.identifiers import found, from_url_kwargs, run_resolvers
+from otel_context.identifiers import (
+    bind_derived,
+    checked,
+    found,
+    from_url_kwargs,
+    run_resolvers,
+)
+from otel_context.scope import RequestScope
 
 if TYPE_CHECKING:
     from otel_context.conf import UrlKwargRule
@@ -78,3 +86,41 @@ class TestRunResolvers:
 
         assert run_resolvers(["user.id"], {"user.id": broken}, None) == {"user.id": None}
         assert caplog.records[0].getMessage() == "otel_context: resolver for 'user.id' failed"
+
+
+class TestChecked:
+    @pytest.mark.parametrize(
+        "value", [None, "x", 7, uuid.UUID(int=1)], ids=["none", "str", "int", "uuid"]
+    )
+    def test_ids_pass(self, value: object, caplog: pytest.LogCaptureFixture) -> None:
+        """None, str, int and UUID are ids (bound as their str()): returned as they are."""
+        assert checked(value, "resolver") is value
+        assert caplog.records == []
+
+    @pytest.mark.parametrize("value", [True, {"a": 1}, [1], 1.5, object()])
+    def test_anything_else_is_logged_and_dropped(
+        self, value: object, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A bool, dict, list, float or object is no id: None, and an error naming the source."""
+        assert checked(value, "resolver for 'x.id'") is None
+        (record,) = caplog.records
+        assert record.levelno == logging.ERROR
+        assert "resolver for 'x.id' gave a" in record.getMessage()
+
+    def test_wrong_types_lose_only_their_own_id(self) -> None:
+        """A resolver's or a lookup's wrong-typed value is dropped; the others are kept."""
+        resolvers = {"a.id": lambda _: {"no": "id"}, "b.id": lambda _: 5}
+        assert run_resolvers(["a.id", "b.id"], resolvers, None) == {"a.id": None, "b.id": 5}
+        rules: dict[str, UrlKwargRule] = {"k": lambda _: {"x.id": [1], "y.id": "y"}}
+        assert from_url_kwargs({"k": "v"}, rules) == {"y.id": "y"}
+
+
+class TestBindDerived:
+    def test_url_ids_beat_resolvers_unless_over_url(self) -> None:
+        """The URL's id stays; an over_url resolver's replaces it; None binds nothing."""
+        scope = RequestScope()
+        resolved = {"organisation.id": "A", "project.id": "P", "tenant.id": None}
+        bind_derived(scope, {"organisation.id": "B", "project.id": 9}, resolved, frozenset())
+        assert scope.identifiers() == {"organisation.id": "B", "project.id": "9"}
+        bind_derived(scope, {}, resolved, frozenset({"project.id"}))
+        assert scope.identifiers() == {"organisation.id": "B", "project.id": "P"}

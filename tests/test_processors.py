@@ -103,6 +103,38 @@ class TestInsideAScope:
             otel_context.detach(token)
 
 
+class TestOneTypePerIdentifier:
+    def test_call_site_ints_of_identifier_keys_are_strings(self, tracer: trace.Tracer) -> None:
+        """organisation__id=7 logs "7", as a bound id does; other keys keep their type."""
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+            event = process({"organisation__id": 9, "user.id": 42, "status": 200})
+        assert event["organisation.id"] == "9"
+        assert event["user.id"] == "42"
+        assert event["status"] == 200
+
+    def test_configured_and_bound_keys_count_unbound_standard_ones_too(
+        self, tracer: trace.Tracer
+    ) -> None:
+        """A scope's keys (URL_KWARGS/RESOLVERS ones) and bound ones are identifiers."""
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span)) as scope:
+            scope.keys = frozenset({"tenant.id"})
+            scope.bind({"order.id": "o-1"})
+            event = process({"tenant__id": 3, "order.id": 4, "project__id": 5, "other__id": 6})
+        assert event["tenant.id"] == "3"
+        assert event["order.id"] == "4"
+        assert event["project.id"] == "5"
+        assert event["other__id"] == 6, "not an identifier key: left alone"
+
+    def test_outside_a_request_and_none(self) -> None:
+        """Outside any scope the standard keys are strings too; a call-site None is dropped."""
+        assert process({"user__id": 3, "project.id": None}) == {"user.id": "3"}
+
+    def test_none_at_the_call_site_lets_the_bound_id_in(self, tracer: trace.Tracer) -> None:
+        """A call site passing user_id=None does not blank the request's user."""
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+            assert process({"user__id": None})["user.id"] == "42"
+
+
 class TestNeverRaises:
     def test_broken_refresh_still_emits_the_event(
         self, tracer: trace.Tracer, caplog: pytest.LogCaptureFixture

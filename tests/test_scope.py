@@ -7,7 +7,18 @@ import threading
 import pytest
 from opentelemetry import trace
 
-from otel_context.scope import ENDED_ATTR, RequestScope, coerce, ended_fields, mark_ended, scoped
+from otel_context.scope import (
+    ENDED_ATTR,
+    RESOLVER,
+    UPSTREAM,
+    URL,
+    RequestScope,
+    as_text,
+    coerce,
+    ended_fields,
+    mark_ended,
+    scoped,
+)
 
 
 class TestBind:
@@ -120,3 +131,49 @@ class TestScoped:
             pass
         assert not given.closed
         assert owned.closed
+
+
+class TestPrecedence:
+    def test_lower_ranked_source_never_replaces_a_higher_ranked_id(self) -> None:
+        """A resolver's id does not replace the URL's; the URL's does not replace the app's."""
+        scope = RequestScope()
+        scope.bind({"organisation.id": "B"}, URL)
+        scope.bind({"organisation.id": "A", "plan": "free"}, RESOLVER)
+        assert scope.identifiers() == {"organisation.id": "B", "plan": "free"}
+        scope.bind({"organisation.id": "app"})
+        scope.bind({"organisation.id": "C"}, URL)
+        assert scope.identifiers()["organisation.id"] == "app"
+
+    def test_equal_or_higher_rank_replaces_and_lower_rank_cannot_unbind(self) -> None:
+        """Same rank replaces (a retry, a login); None from a lower rank keeps the id."""
+        scope = RequestScope()
+        scope.bind({"user.id": "up"}, UPSTREAM)
+        scope.bind({"user.id": "1"}, RESOLVER)
+        scope.bind({"user.id": "2"}, RESOLVER)
+        assert scope.identifiers() == {"user.id": "2"}
+        scope.bind({"project.id": "p"}, URL)
+        scope.bind({"project.id": None}, RESOLVER)
+        assert scope.identifiers()["project.id"] == "p"
+        scope.bind({"project.id": None})
+        scope.bind({"project.id": "r"}, RESOLVER)
+        assert scope.identifiers()["project.id"] == "r"  # unbound: any source may bind again
+
+    def test_the_span_keeps_the_winner(self, tracer: trace.Tracer) -> None:
+        """A refused bind writes no span attribute either."""
+        with tracer.start_as_current_span("a") as span:
+            scope = RequestScope(span)
+            scope.bind({"organisation.id": 8}, URL)
+            scope.bind({"organisation.id": 7}, RESOLVER)
+        assert dict(span.attributes or {}) == {"organisation.id": "8"}
+
+
+class TestAsText:
+    def test_str_or_a_placeholder(self) -> None:
+        """str() of the value; one whose __str__ raises gives a placeholder, never raises."""
+
+        class Broken:
+            def __str__(self) -> str:
+                raise RuntimeError
+
+        assert as_text(7) == "7"
+        assert as_text(Broken()) == "<unprintable Broken>"

@@ -51,6 +51,26 @@ class TestOTelContextFilter:
             OTelContextFilter().filter(record)
         assert record.user_id == "from-extra"  # type: ignore[attr-defined]
 
+    def test_extra_identifier_values_become_strings(self, tracer: trace.Tracer) -> None:
+        """extra={'organisation_id': 7} wins as "7": one type per identifier on every record."""
+        inside, outside = _record(organisation_id=7, user_id=None), _record(project_id=12)
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), user__id="5"):
+            OTelContextFilter().filter(inside)
+        OTelContextFilter().filter(outside)
+        assert inside.organisation_id == "7"  # type: ignore[attr-defined]
+        assert inside.user_id == "5"  # type: ignore[attr-defined]
+        assert outside.project_id == "12"  # type: ignore[attr-defined]
+
+    def test_configured_identifier_from_extra_is_a_string_too(self, tracer: trace.Tracer) -> None:
+        """A key URL_KWARGS/RESOLVERS name (the scope's keys), not bound here: "3", not 3."""
+        record = _record(tenant_id=3, other_id=4)
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span)) as scope:
+            scope.keys = frozenset({"tenant.id"})
+            scope.bind({"user.id": "5"})
+            OTelContextFilter().filter(record)
+        assert record.tenant_id == "3"  # type: ignore[attr-defined]
+        assert record.other_id == 4, "not an identifier: left alone"  # type: ignore[attr-defined]
+
     def test_ecs_names_on_the_record(self, tracer: trace.Tracer) -> None:
         """field_names='ecs' puts ECS names on the record for JSON formatters."""
         record = _record()

@@ -58,7 +58,13 @@ def project_quote(request: HttpRequest, organisation_pk: int, project_pk: int) -
         log.warning("quote.pricing_failed", error=type(error).__name__)
         return JsonResponse({"detail": "the pricing service failed"}, status=502)
     task_id = services.enqueue_quote_report(project, quote) if settings.EXAMPLE_BROKER_URL else None
-    log.info("quote.served", total=quote.get("total"))
+    # Existing call sites pass the ids as ints: logged as strings, like the bound ones.
+    log.info(
+        "quote.served",
+        total=quote.get("total"),
+        organisation__id=organisation_pk,
+        project__id=project_pk,
+    )
     return JsonResponse(
         {"quote": quote, "task_id": task_id, "identifiers": otel_context.get_identifiers()}
     )

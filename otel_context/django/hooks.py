@@ -81,6 +81,7 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
         # Django logs a returned 4xx after this: its record finds the ids on the request.
         mark_ended(request, state.request.scope, span)
         state.identifiers()  # the user may have been loaded since the last log event
+        lifecycle.settle_span(state.request.scope)
         config = get_config()
         name, value = state.request.response_header(config)
         response[name] = value

@@ -3,7 +3,11 @@
 Nothing here forces work the request would not do anyway: the user is read only once
 something else (the view, DRF, a decorator) has loaded it, so the session is never touched on
 our account and no ``Vary: Cookie`` appears because of us. Each resolver runs at most twice
-per request (after routing, and once more after a late authentication if it found nothing).
+per request: after routing, and once more if it found nothing and an authenticated principal
+appears later (DRF authenticates inside the view; the principal may be a Django user, or
+anything an authentication class returns, such as an API key: ``request.auth``). Only a
+Django user binds ``user.id``. What a resolver finds never replaces an id bound from the URL,
+unless the resolver is ``over_url`` (see :mod:`otel_context.identifiers`).
 
 .. versionadded:: 0.1.0
 """
@@ -15,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from django.utils.functional import LazyObject, empty
 
 from otel_context.attributes import USER_ID
-from otel_context.identifiers import found, from_url_kwargs, run_resolvers
-from otel_context.scope import coerce
+from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
+from otel_context.scope import RESOLVER, coerce
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -46,55 +50,72 @@ def user_id(user: object, field: str | None) -> str | None:
     return coerce(getattr(user, field, None))
 
 
+def authenticated(user: object | None, auth: object | None) -> bool:
+    """Whether a principal is authenticated: DRF's ``request.auth``, or an authenticated user.
+
+    The user may be any principal an authentication class returns (not only a Django user);
+    one whose ``is_authenticated`` raises counts as not authenticated.
+    """
+    if auth is not None:
+        return True
+    try:
+        return user is not None and bool(getattr(user, "is_authenticated", False))
+    except Exception:
+        return False
+
+
 class DjangoIdentifiers:
     """Derives one request's identifiers into its scope; installed as ``scope.refresh``.
 
-    Calling it is the cheap per-event check: has the user changed since we last looked?
+    Calling it is the cheap per-event check: has the principal (``request.user``, or DRF's
+    ``request.auth``) changed since we last looked?
     """
 
-    __slots__ = ("_local_user", "_retry", "_user", "config", "request", "scope")
+    __slots__ = ("_auth", "_local_user", "_retry", "_user", "config", "request", "scope")
 
     def __init__(self, request: HttpRequest, scope: RequestScope, config: Config) -> None:
         self.request = request
         self.scope = scope
         self.config = config
         self._user: object | None = None
+        self._auth: object | None = None
         self._local_user = False  # whether user.id was bound from this request's own user
         self._retry: tuple[str, ...] = ()
 
     def __call__(self) -> None:
-        """Bind the user's id if the user was loaded (or replaced) since the last look."""
+        """Bind what the principal gives if it was loaded (or replaced) since the last look."""
         # loaded_user() inlined: this runs on every log event of the request
-        user = self.request.__dict__.get("user")
+        state = self.request.__dict__
+        user = state.get("user")
         if isinstance(user, LazyObject):
             user = object.__getattribute__(user, "_wrapped")
             if user is empty:
                 user = None
-        if user is not self._user:
-            self._user = user
-            self._on_user(user)
+        auth = state.get("auth")  # DRF sets it on the HttpRequest too
+        if user is not self._user or auth is not self._auth:
+            self._user, self._auth = user, auth
+            self._on_principal(user, auth)
 
-    def _on_user(self, user: object | None) -> None:
+    def _on_principal(self, user: object | None, auth: object | None) -> None:
         uid = user_id(user, self.config.user_id_field)
-        if uid is None and not self._local_user:
-            return  # nobody authenticated here: keep a trusted upstream hop's user.id, if any
-        self._local_user = uid is not None
-        ids: dict[str, object] = {USER_ID: uid}
-        if uid is not None and self._retry:
+        if uid is not None or self._local_user:  # else: keep a trusted upstream hop's user.id
+            self._local_user = uid is not None
+            self.scope.bind({USER_ID: uid}, RESOLVER)
+        if self._retry and authenticated(user, auth):
             retry, self._retry = self._retry, ()
-            ids.update(found(self._resolve(retry)))
-        self.scope.bind(ids)
+            bind_derived(self.scope, {}, self._resolve(retry), self.config.resolvers.over_url)
 
     def on_view(self, view_kwargs: Mapping[str, Any]) -> None:
-        """After routing: bind URL-kwarg ids and run the resolvers."""
-        ids = from_url_kwargs(view_kwargs, self.config.url_kwargs)
-        if self.config.resolvers:
-            resolved = self._resolve(tuple(self.config.resolvers))
-            self._retry = tuple(name for name, value in resolved.items() if value is None)
-            ids.update(found(resolved))
-        if ids:
-            self.scope.bind(ids)
+        """After routing: bind URL-kwarg ids and run the resolvers.
+
+        The principal known now is taken in first: only one that appears later (DRF
+        authenticates inside the view) runs the resolvers that found nothing once more.
+        """
         self()
+        url_ids = from_url_kwargs(view_kwargs, self.config.url_kwargs)
+        resolved = self._resolve(tuple(self.config.resolvers))
+        self._retry = tuple(name for name, value in resolved.items() if value is None)
+        bind_derived(self.scope, url_ids, resolved, self.config.resolvers.over_url)
 
     def _resolve(self, names: tuple[str, ...]) -> dict[str, object]:
-        return run_resolvers(names, self.config.resolvers, self.request)
+        return run_resolvers(names, self.config.resolvers, self.request) if names else {}

@@ -603,3 +603,23 @@ class TestInstrumentApp:
         """Configuration errors surface from instrument_app, not from the first request."""
         with pytest.raises(oc.ConfigurationError, match="RESOLVERS"):
             adapter.instrument_app(flask.Flask("bad"), resolvers={"user.id": 42})
+
+
+def _org_b(request: flask.Request) -> str:
+    """A resolver that says organisation "B" whatever the URL asked for."""
+    return "B"
+
+
+class TestPrecedence:
+    def test_the_url_beats_a_resolver_unless_over_url(
+        self, make_app: AppFactory, events: Events, exporter: InMemorySpanExporter
+    ) -> None:
+        """The same rule as Django: /orgs/12 is about 12; an over_url resolver says B."""
+        resolvers: dict[str, Any] = {**OPTIONS["resolvers"], "organisation.id": _org_b}
+        make_app(resolvers=resolvers).test_client().get("/orgs/12/items/abc")
+        assert {e["organisation.id"] for e in events} == {"12"}
+        assert _server_span(exporter).attributes["organisation.id"] == "12"
+        events.clear()
+        resolvers["organisation.id"] = {"resolver": _org_b, "over_url": True}
+        make_app(resolvers=resolvers).test_client().get("/orgs/12/items/abc")
+        assert {e["organisation.id"] for e in events} == {"B"}

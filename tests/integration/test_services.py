@@ -156,6 +156,34 @@ class TestTrustedHop:
         assert remote["attributes"]["user.id"] == trusted.alice
 
 
+class TestOneTypePerIdentifier:
+    def test_every_identifier_is_a_string_on_every_line_of_both_services(
+        self, trusted: Hop
+    ) -> None:
+        """The web view passes ints at its call site, pricing gets baggage: all strings."""
+        (served,) = [line for line in trusted.web_lines if line["event"] == "quote.served"]
+        assert (served["organisation.id"], served["project.id"]) == ("1", "1")
+        keys = {*CALLER_IDS, "correlation.id", "environment.id"}
+        types = {
+            (key, type(line[key]).__name__)
+            for line in trusted.web_lines + trusted.pricing_lines
+            for key in keys & line.keys()
+        }
+        assert {kind for _, kind in types} == {"str"}, types
+        assert {key for key, _ in types} >= set(CALLER_IDS)
+
+    def test_and_on_the_spans(self, trusted: Hop) -> None:
+        """Every span attribute named like an identifier is a string, in both services."""
+        keys = {*CALLER_IDS, "correlation.id"}
+        values = [
+            span["attributes"][key]
+            for span in trusted.web_spans + trusted.pricing_spans
+            for key in keys & span["attributes"].keys()
+        ]
+        assert values
+        assert all(isinstance(value, str) for value in values)
+
+
 class TestUntrustedHop:
     def test_the_trace_id_still_joins_the_two_services(self, untrusted: Hop) -> None:
         """traceparent is not an identifier: pricing's lines are in the caller's trace."""

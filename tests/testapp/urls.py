@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tests.testapp import context_views, outbound, views
+from tests.testapp import context_views, outbound, tenancy, views
 
 urlpatterns = [
     path("plain/", views.plain),
@@ -17,6 +17,8 @@ urlpatterns = [
     path("call-out/", outbound.call_out),
     path("drf/token/", context_views.TokenView.as_view()),
     path("drf/api-key/", context_views.ApiKeyView.as_view()),
+    path("tenancy/me/", tenancy.TenantView.as_view()),
+    path("tenancy/orgs/<int:organisation_pk>/", tenancy.TenantView.as_view()),
     path("stream/", context_views.streaming),
     path("stream-async/", context_views.async_streaming),
     path("download/", context_views.file_download),
