@@ -109,7 +109,11 @@ def _on_prerun(*, task: Any = None, **kwargs: Any) -> None:
             return  # an eager task runs inside its caller's scope already
         config = get_config()
         carried = tasks.read(getattr(request, HEADER, None), config)
-        scope = RequestScope(trace.get_current_span(), span_attributes=config.span_attributes)
+        scope = RequestScope(
+            trace.get_current_span(),
+            span_attributes=config.span_attributes,
+            keys=config.server_owned,
+        )
         scope.bind(carried.identifiers)
         setattr(request, _STATE, (scope, attach_scope(scope)))
     except Exception:

@@ -81,8 +81,7 @@ def begin(span: Span, get_header: HeaderGetter, peer: str | None, config: Config
     )
     if header is None and CORRELATION_ID in inbound.identifiers:
         cid = inbound.identifiers[CORRELATION_ID]  # a trusted upstream hop's id
-    scope = RequestScope(span, span_attributes=config.span_attributes)
-    scope.keys = config.server_owned
+    scope = RequestScope(span, span_attributes=config.span_attributes, keys=config.server_owned)
     if inbound.identifiers:  # the lowest rank: what this service derives replaces them
         scope.bind(inbound.identifiers, UPSTREAM)
     scope.bind({CORRELATION_ID: cid})

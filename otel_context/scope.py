@@ -97,7 +97,13 @@ class RequestScope:
         "version",
     )
 
-    def __init__(self, span: trace.Span | None = None, *, span_attributes: bool = True) -> None:
+    def __init__(
+        self,
+        span: trace.Span | None = None,
+        *,
+        span_attributes: bool = True,
+        keys: frozenset[str] = attributes.SERVER_OWNED,
+    ) -> None:
         self._ids: dict[str, str] = {}
         self._ranks: dict[str, int] = {}  # key -> who bound it
         self._lock = threading.Lock()
@@ -111,8 +117,8 @@ class RequestScope:
         #: (e.g. a user authenticated inside the view). Must be cheap and never raise.
         self.refresh: Callable[[], None] | None = None
         #: The identifier keys of this scope besides those bound: a call-site value of one is
-        #: a string on every line too (the adapter sets the configured ones).
-        self.keys: frozenset[str] = attributes.SERVER_OWNED
+        #: a string on every line too (callers pass ``config.server_owned``).
+        self.keys = keys
 
     def bind(self, ids: Mapping[str, object], rank: int = APP) -> None:
         """Bind (or, with ``None``, unbind) identifiers; keys may use ``__`` for dots.

@@ -239,7 +239,11 @@ def restore(carrier: object, *, span_name: str | None = None) -> Iterator[Reques
             with background(span_name, **carried.identifiers) as scope:
                 yield scope
             return
-        scope = RequestScope(trace.get_current_span(), span_attributes=config.span_attributes)
+        scope = RequestScope(
+            trace.get_current_span(),
+            span_attributes=config.span_attributes,
+            keys=config.server_owned,
+        )
         with scoped(scope, **carried.identifiers):
             try:
                 yield scope

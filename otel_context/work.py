@@ -36,7 +36,7 @@ def background(name: str, **ids: object) -> Iterator[RequestScope]:
     given.setdefault(CORRELATION_ID, correlation.generate(config.correlation_id_generator))
     tracer = trace.get_tracer(TRACER_NAME)
     with tracer.start_as_current_span(name) as span:
-        scope = RequestScope(span, span_attributes=config.span_attributes)
+        scope = RequestScope(span, span_attributes=config.span_attributes, keys=config.server_owned)
         with scoped(scope, **given):
             try:
                 yield scope
