@@ -35,7 +35,9 @@ def prepare_process() -> None:
 
     Call it after the app is set up (otel_context wraps the global propagator then).
     """
-    RequestsInstrumentor().instrument()
+    instrumentor = RequestsInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:  # opentelemetry-instrument did it
+        instrumentor.instrument()
     if os.environ.get(CONTROL_ENV, "").lower() == "true":
         plain = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
         propagate.set_global_textmap(plain)

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from example.runner import REPO_DIR
-from tests._servers import ServiceFiles, running_gunicorn
+from example.runner import REPO_DIR, start_gunicorn, start_server, wait_until_ready
+from tests._servers import ServiceFiles
 from tests._w3c_service import CONTROL_ENV
 
 if TYPE_CHECKING:
@@ -39,6 +39,9 @@ APPS = {
     "django": ("tests.testapp.wsgi:application", "/w3c/test/"),
     "flask": ("tests.flask.w3c_server:app", "/w3c/test"),
 }
+#: The Django app enabled by ``opentelemetry-instrument`` alone (not in INSTALLED_APPS).
+ZERO_CODE = "django-zero-code"
+BIN = Path(sys.executable).parent
 #: What the SDK's own propagators fail (opentelemetry-python 1.45): all three pass an invalid
 #: inbound tracestate on, or drop a valid one.
 SDK_FAILURES = {
@@ -116,23 +119,62 @@ def run_harness(script: Path, endpoint: str) -> HarnessRun:
     )
 
 
+def _start_zero_code(files: ServiceFiles) -> Service:
+    """``opentelemetry-instrument gunicorn`` on the Django app, otel_context not installed."""
+    command = [
+        str(BIN / "opentelemetry-instrument"),
+        str(BIN / "gunicorn"),
+        APPS["django"][0],
+        "--worker-class=gthread",
+        "--workers=1",
+        "--threads=4",
+        "--bind=fd://{fd}",
+        "--no-control-socket",
+    ]
+    settings = "tests.testapp.zerocode_settings"
+    env = {
+        # DjangoInstrumentor reads the settings before the app module is imported
+        "DJANGO_SETTINGS_MODULE": settings,
+        "TESTAPP_SETTINGS": settings,
+        "OTEL_SERVICE_NAME": "w3c-zero-code",
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+    }
+    service = start_server(command, files, env)
+    try:
+        wait_until_ready(service, 30)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
 def _run_against(app: str, tmp_path: Path, *, control: bool) -> HarnessRun:
     script = _harness_script()
-    wsgi_app, path = APPS[app]
     files = ServiceFiles.in_dir(tmp_path / "service")
-    env = {CONTROL_ENV: "true" if control else "false"}
-    service: Service
-    with running_gunicorn(files, workers=1, threads=4, app=wsgi_app, env=env) as service:
+    if app == ZERO_CODE:
+        service, path = _start_zero_code(files), APPS["django"][1]
+    else:
+        wsgi_app, path = APPS[app]
+        env = {CONTROL_ENV: "true" if control else "false"}
+        service = start_gunicorn(files, workers=1, threads=4, app=wsgi_app, env=env)
+    try:
         run = run_harness(script, service.url(path))
-    assert service.process.returncode == 0, service.stderr()
+    finally:
+        returncode = service.stop()
+    assert returncode == 0, service.stderr()
     assert "Traceback" not in service.stderr()
     return run
 
 
 class TestW3CHarness:
-    @pytest.mark.parametrize("app", sorted(APPS))
+    @pytest.mark.parametrize("app", [*sorted(APPS), ZERO_CODE])
     def test_every_case_passes(self, app: str, tmp_path: Path) -> None:
-        """With otel_context the whole harness passes: 0 failures, 0 errors, every case run."""
+        """With otel_context the whole harness passes: 0 failures, 0 errors, every case run.
+
+        Also when ``opentelemetry-instrument`` alone enables otel_context.
+        """
         run = _run_against(app, tmp_path, control=False)
         assert (run.ran, run.skipped) == (HARNESS_TESTS, 0), run.output
         assert run.failed == set(), run.output

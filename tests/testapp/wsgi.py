@@ -2,13 +2,15 @@
 
 ``gunicorn -c example/gunicorn.conf.py tests.testapp.wsgi:application``: DjangoInstrumentor
 and otel_context (``"otel_context"`` in ``INSTALLED_APPS``), instrumented ``requests``.
+``TESTAPP_SETTINGS`` names another settings module (default ``tests.settings``).
 """
 
 from __future__ import annotations
 
 import os
 
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"  # the runner sets the example's
+# example.runner sets the example's settings module: this app has its own
+os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("TESTAPP_SETTINGS") or "tests.settings"
 
 from django.core.wsgi import get_wsgi_application
 
