@@ -21,7 +21,12 @@ from otel_context.processors import current_fields, field_mapper
 
 STANDARD_RECORD_ATTRIBUTES: Final = tuple(
     key.replace(".", "_")
-    for key in (attributes.TRACE_ID, attributes.SPAN_ID, *sorted(attributes.SERVER_OWNED))
+    for key in (
+        attributes.TRACE_ID,
+        attributes.SPAN_ID,
+        attributes.TRACE_SAMPLED,
+        *sorted(attributes.SERVER_OWNED),
+    )
 )
 
 
