@@ -37,7 +37,7 @@ from opentelemetry.trace.span import TraceState
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-__all__ = ["SafeTraceContextPropagator", "parse_tracestate"]
+__all__ = ["MAX_LENGTH", "MAX_MEMBERS", "SafeTraceContextPropagator", "parse_tracestate"]
 
 _logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def parse_tracestate(headers: Iterable[str]) -> Entries | None:
         if not sep or _KEY.fullmatch(key) is None or _VALUE.fullmatch(value) is None:
             return _discard("an invalid member")
         entries.setdefault(key, value)  # a duplicated key: the leftmost entry wins
-    return truncate(list(entries.items()))
+    return _truncate(list(entries.items()))
 
 
 def _discard(reason: str) -> Entries | None:
@@ -92,32 +92,32 @@ def _discard(reason: str) -> Entries | None:
     return None
 
 
-def header_length(entries: Sequence[tuple[str, str]]) -> int:
+def _header_length(entries: Sequence[tuple[str, str]]) -> int:
     """Length of *entries* written as a header (``key=value`` joined by commas)."""
     return sum(len(key) + len(value) + 2 for key, value in entries) - 1 if entries else 0
 
 
-def truncate(entries: Entries, limit: int = MAX_LENGTH) -> Entries:
+def _truncate(entries: Entries, limit: int = MAX_LENGTH) -> Entries:
     """*entries* cut to *limit* characters, whole entries only, as the spec orders.
 
     Entries over :data:`LONG_ENTRY` characters go first (from the end), then entries from the
     end, until the header fits.
     """
-    if header_length(entries) <= limit:
+    if _header_length(entries) <= limit:
         return entries
     kept = list(entries)
     for index in range(len(kept) - 1, -1, -1):
         key, value = kept[index]
         if len(key) + len(value) + 1 > LONG_ENTRY:
             del kept[index]
-            if header_length(kept) <= limit:
+            if _header_length(kept) <= limit:
                 return kept
-    while header_length(kept) > limit:
+    while _header_length(kept) > limit:
         kept.pop()
     return kept
 
 
-def trace_state(entries: Entries) -> TraceState:
+def _trace_state(entries: Entries) -> TraceState:
     """A ``TraceState`` holding *entries*, which :func:`parse_tracestate` validated.
 
     The SDK's constructor would check them again with the Level 1 key grammar, drop the Level 2
@@ -180,6 +180,6 @@ class SafeTraceContextPropagator(TraceContextTextMapPropagator):
             parent.span_id,
             is_remote=True,
             trace_flags=parent.trace_flags,
-            trace_state=trace_state(entries),
+            trace_state=_trace_state(entries),
         )
         return trace.set_span_in_context(trace.NonRecordingSpan(remote), base)

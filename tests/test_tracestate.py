@@ -17,10 +17,10 @@ from otel_context.propagation import install_propagator
 from otel_context.tracestate import (
     MAX_LENGTH,
     SafeTraceContextPropagator,
-    header_length,
+    _header_length,
+    _trace_state,
+    _truncate,
     parse_tracestate,
-    trace_state,
-    truncate,
 )
 
 TRACEPARENT = "00-12345678901234567890123456789012-1234567890123456-00"
@@ -115,34 +115,34 @@ class TestParseTracestate:
         entries = parse_tracestate(headers)
         if entries:
             assert len(entries) <= 32
-            assert header_length(entries) <= MAX_LENGTH
-            assert parse_tracestate([trace_state(entries).to_header()]) == entries
+            assert _header_length(entries) <= MAX_LENGTH
+            assert parse_tracestate([_trace_state(entries).to_header()]) == entries
 
 
 class TestTruncate:
     def test_short_header_unchanged(self) -> None:
         """Within 512 characters nothing is dropped."""
         entries = [("a", "1"), ("b", "2")]
-        assert truncate(entries) == entries
+        assert _truncate(entries) == entries
 
     def test_long_entries_go_first_then_from_the_end(self) -> None:
         """Over 512: entries over 128 characters first (from the end), then from the end."""
         long_a, long_b = ("la", "x" * 200), ("lb", "y" * 200)
         short = [(f"s{n:02d}", "z" * 20) for n in range(10)]  # 10 x 24 characters
         entries = [long_a, *short[:5], long_b, *short[5:]]
-        kept = truncate(entries)
+        kept = _truncate(entries)
         assert kept == [long_a, *short]  # dropping long_b alone brings it under 512
-        assert header_length(kept) <= MAX_LENGTH
+        assert _header_length(kept) <= MAX_LENGTH
         many = [(f"s{n:02d}", "z" * 20) for n in range(30)]
-        kept = truncate([long_a, *many])
+        kept = _truncate([long_a, *many])
         assert kept == many[: len(kept)]
-        assert header_length(kept) <= MAX_LENGTH < header_length(many[: len(kept) + 1])
+        assert _header_length(kept) <= MAX_LENGTH < _header_length(many[: len(kept) + 1])
 
 
 class TestTraceState:
     def test_level_2_keys_survive_in_the_sdk_trace_state(self) -> None:
         """The SDK's TraceState holds and writes out keys its own grammar would reject."""
-        state = trace_state([("foo@@bar", "1"), ("bar", "2")])
+        state = _trace_state([("foo@@bar", "1"), ("bar", "2")])
         assert dict(state) == {"foo@@bar": "1", "bar": "2"}
         assert state.to_header() == "foo@@bar=1,bar=2"
 
