@@ -111,7 +111,7 @@ def core_variants() -> list[EventVariant]:
             "otel_context",
             "(2) otel_context `StructlogOTelProcessor`",
             early=(StructlogOTelProcessor(),),
-            expect=lambda _req, child: {**hex_ids(child), **IDS},
+            expect=lambda _req, child: {**hex_ids(child), "trace_sampled": True, **IDS},
         ),
         EventVariant(
             "contextvars",

@@ -24,6 +24,8 @@ SERVER_OWNED: Final = frozenset(
 #: Keys the structlog processor and the logging filter add for the trace.
 TRACE_ID: Final = "trace_id"
 SPAN_ID: Final = "span_id"
+#: Whether the trace was sampled (its spans are exported), from the span context's flags.
+TRACE_SAMPLED: Final = "trace_sampled"
 
 
 def dotted(key: str) -> str:

@@ -54,9 +54,19 @@ _SEVERITY: Final = {
 }
 #: Keys that are the record itself (body, severity, name, time, trace ids), not attributes.
 _RECORD_KEYS: Final = frozenset(
-    {"event", "level", "logger", "timestamp", "exc_info", "exception", "trace_id", "span_id"}
+    {
+        "event",
+        "level",
+        "logger",
+        "timestamp",
+        "exc_info",
+        "exception",
+        attributes.TRACE_ID,
+        attributes.SPAN_ID,
+        attributes.TRACE_SAMPLED,  # the record's trace flags
+    }
 )
-_TRACE_KEYS: Final = frozenset({attributes.TRACE_ID, attributes.SPAN_ID})
+_TRACE_KEYS: Final = frozenset({attributes.TRACE_ID, attributes.SPAN_ID, attributes.TRACE_SAMPLED})
 _INT64: Final = 2**63
 _DEFAULT_SCOPE: Final = "otel_context"
 _OTEL_HANDLER_TYPES: dict[type, bool] = {}

@@ -81,6 +81,8 @@ def _ecs_names(fields: Fields) -> Fields:
 _ECS: Final = {
     attributes.TRACE_ID: "trace.id",
     attributes.SPAN_ID: "span.id",
+    # ECS has no sampled flag; next to trace.id is where a reader looks (see the README)
+    attributes.TRACE_SAMPLED: "trace.sampled",
     attributes.CORRELATION_ID: "http.request.id",
     attributes.USER_ID: "user.id",
 }
@@ -117,9 +119,10 @@ class StructlogOTelProcessor:
     Place it before the renderer; it also works in ``ProcessorFormatter(foreign_pre_chain=...)``.
 
     Args:
-        field_names: ``"default"`` (or ``"otel"``): ``trace_id``, ``span_id`` and the dotted
-            identifiers. ``"ecs"``: Elastic Common Schema names for log backends such as ELK
-            (``trace.id``, ``span.id``, ``http.request.id``, ``user.id``, ``labels.<name>``).
+        field_names: ``"default"`` (or ``"otel"``): ``trace_id``, ``span_id``, ``trace_sampled``
+            and the dotted identifiers. ``"ecs"``: Elastic Common Schema names for log backends
+            such as ELK (``trace.id``, ``span.id``, ``trace.sampled``, ``http.request.id``,
+            ``user.id``, ``labels.<name>``).
 
     .. versionadded:: 0.1.0
     """

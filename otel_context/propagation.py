@@ -21,11 +21,13 @@ from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context, get_current
 from opentelemetry.propagators import textmap
 from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from otel_context.attributes import CORRELATION_ID
 from otel_context.conf import Config, configure, get_config
 from otel_context.patterns import host_allowed, key_allowed
 from otel_context.scope import current_scope
+from otel_context.tracestate import SafeTraceContextPropagator
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -202,12 +204,15 @@ class IdentifierPropagator(textmap.TextMapPropagator):
         return self.inner.fields
 
 
-def _with_safe_baggage(propagator: textmap.TextMapPropagator) -> textmap.TextMapPropagator:
+def _with_safe_codecs(propagator: textmap.TextMapPropagator) -> textmap.TextMapPropagator:
+    """*propagator* with the SDK's W3C baggage and trace context propagators swapped for ours."""
     if type(propagator) is W3CBaggagePropagator:
         return SafeBaggagePropagator()
+    if type(propagator) is TraceContextTextMapPropagator:
+        return SafeTraceContextPropagator()
     inner = getattr(propagator, "_propagators", None)  # CompositePropagator keeps its list here
     if isinstance(propagator, CompositePropagator) and isinstance(inner, list):
-        return CompositePropagator([_with_safe_baggage(p) for p in inner])
+        return CompositePropagator([_with_safe_codecs(p) for p in inner])
     return propagator
 
 
@@ -224,10 +229,10 @@ def prepare(options: dict[str, object]) -> None:
 
 
 def install_propagator() -> IdentifierPropagator:
-    """Wrap the global propagator once (with the safe baggage codec); return the wrapper."""
+    """Wrap the global propagator once (with the safe W3C codecs); return the wrapper."""
     current = propagate.get_global_textmap()
     if isinstance(current, IdentifierPropagator):
         return current
-    wrapper = IdentifierPropagator(_with_safe_baggage(current))
+    wrapper = IdentifierPropagator(_with_safe_codecs(current))
     propagate.set_global_textmap(wrapper)
     return wrapper

@@ -31,7 +31,8 @@ SCOPE_KEY: Final = otel_context.create_key("otel_context.scope")
 MAX_VALUE_LENGTH: Final = 256
 
 _logger = logging.getLogger(__name__)
-Fields = dict[str, str]
+#: What a log line gets: string ids, and ``trace_sampled`` as a bool.
+Fields = dict[str, str | bool]
 #: (span, version, fields, call-site aliases, fields and aliases together).
 Cache = tuple[object, int, Fields, frozenset[str], frozenset[str]]
 #: ``organisation__id``-style call-site spellings of the standard identifiers.
@@ -43,6 +44,7 @@ _STANDARD_GUARD: Final = (
     | {
         attributes.TRACE_ID,
         attributes.SPAN_ID,
+        attributes.TRACE_SAMPLED,
     }
 )
 #: Span classes already seen to be ``trace.Span``s (an ABC check costs more than the rest).
@@ -217,7 +219,11 @@ class RequestScope:
 
 
 def span_fields(span: object) -> Fields:
-    """``trace_id`` and ``span_id`` of *span* as lower-case hex, or nothing for an invalid one."""
+    """``trace_id`` and ``span_id`` of *span* as lower-case hex, and ``trace_sampled``.
+
+    ``trace_sampled`` is the sampled flag of the span context: ``False`` means the trace is not
+    exported (the log line is all there is of it). Nothing for an invalid span.
+    """
     kind = type(span)
     if kind not in _SPAN_TYPES:
         if not isinstance(span, trace.Span):
@@ -226,7 +232,11 @@ def span_fields(span: object) -> Fields:
     ctx = cast("trace.Span", span).get_span_context()
     if not ctx.is_valid:
         return {}
-    return {attributes.TRACE_ID: f"{ctx.trace_id:032x}", attributes.SPAN_ID: f"{ctx.span_id:016x}"}
+    return {
+        attributes.TRACE_ID: f"{ctx.trace_id:032x}",
+        attributes.SPAN_ID: f"{ctx.span_id:016x}",
+        attributes.TRACE_SAMPLED: ctx.trace_flags.sampled,
+    }
 
 
 #: Where a framework's request object keeps ``(scope, server span)`` once its scope ended.

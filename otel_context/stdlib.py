@@ -23,7 +23,12 @@ from otel_context.scope import STANDARD_ALIASES, as_text
 
 STANDARD_RECORD_ATTRIBUTES: Final = tuple(
     key.replace(".", "_")
-    for key in (attributes.TRACE_ID, attributes.SPAN_ID, *sorted(attributes.SERVER_OWNED))
+    for key in (
+        attributes.TRACE_ID,
+        attributes.SPAN_ID,
+        attributes.TRACE_SAMPLED,
+        *sorted(attributes.SERVER_OWNED),
+    )
 )
 
 
@@ -72,8 +77,13 @@ def _configured_names(aliases: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(alias.replace("__", "_") for alias in aliases - STANDARD_ALIASES))
 
 
-def _set_text(values: dict[str, Any], name: str, value: str) -> None:
-    """``extra=`` wins, as a string: one type per identifier on every record (issue 14)."""
+def _set_text(values: dict[str, Any], name: str, value: str | bool) -> None:
+    """``extra=`` wins, as a string: one type per identifier on every record (issue 14).
+
+    ``trace_sampled`` is the one boolean field: a boolean already there is kept as it is.
+    """
     given = values.setdefault(name, value)
-    if type(given) is not str:
-        values[name] = value if given is None else as_text(given)
+    if given is None:
+        values[name] = value
+    elif type(given) is not str and type(given) is not bool:
+        values[name] = as_text(given)

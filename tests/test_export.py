@@ -78,6 +78,24 @@ class TestLogRecord:
         ctx = child.get_span_context()
         assert (record.trace_id, record.span_id) == (ctx.trace_id, ctx.span_id)
 
+    def test_trace_flags_say_whether_the_trace_was_sampled(
+        self, sink: LogSink, tracer: trace.Tracer
+    ) -> None:
+        """The record's trace flags are the span's: the sampled bit set when kept, not when dropped.
+
+        ``trace_sampled`` of the rendered line is not repeated as an attribute.
+        """
+        dropped = TracerProvider(sampler=sampling.ALWAYS_OFF, shutdown_on_exit=False)
+        dropped_tracer = dropped.get_tracer("tests")
+        for source, sampled in ((tracer, True), (dropped_tracer, False)):
+            with source.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+                emit(sink, {"event": "hi"})
+            record = sink.records[-1].log_record
+            assert record.trace_id == span.get_span_context().trace_id != 0
+            assert record.trace_flags == span.get_span_context().trace_flags
+            assert trace.TraceFlags(record.trace_flags or 0).sampled is sampled
+            assert "trace_sampled" not in (record.attributes or {})
+
     def test_outside_a_span(self, sink: LogSink) -> None:
         """No span: a record without trace ids, no error."""
         emit(sink, {"event": "boot"})
@@ -109,7 +127,7 @@ class TestLogRecord:
         assert attrs["n"] == 3
 
     def test_record_fields_are_not_attributes(self, sink: LogSink, tracer: trace.Tracer) -> None:
-        """event, level, logger, timestamp and the trace ids live in the record itself."""
+        """event, level, logger, timestamp, trace ids and flags live in the record itself."""
         event = {
             "event": "hi",
             "level": "info",
@@ -117,6 +135,7 @@ class TestLogRecord:
             "timestamp": "2025-01-01T00:00:00Z",
             "trace_id": "x",
             "span_id": "y",
+            "trace_sampled": True,
             "_record": object(),
             "kept": True,
         }

@@ -2,7 +2,7 @@
 
 No collector binary is needed: this module reads the filelog receiver's operator list from the
 YAML and applies it with the stanza semantics it uses (json_parser with embedded timestamp and
-severity, trace_parser, move, remove; semantics from opentelemetry-collector-contrib's
+severity, add, trace_parser, move, remove; semantics from opentelemetry-collector-contrib's
 pkg/stanza/operator/helper). An operator type or layout it does not know fails the test rather
 than being skipped. The lines come from the example app (``example.settings``) serving a few
 requests through Django's test client in a subprocess, with the example's TracerProvider.
@@ -90,6 +90,7 @@ class Record:
     severity_text: str = ""
     trace_id: bytes | None = None
     span_id: bytes | None = None
+    trace_flags: bytes | None = None
 
 
 def _field(path: str) -> tuple[str, str | None]:
@@ -185,9 +186,18 @@ def json_parser(record: Record, op: dict[str, Any]) -> None:
 
 def trace_parser(record: Record, op: dict[str, Any]) -> None:
     """Best-effort hex, like stanza: a missing field leaves that id unset."""
-    for name in ("trace_id", "span_id"):
+    for name in ("trace_id", "span_id", "trace_flags"):
         value = get(record, op.get(name, {}).get("parse_from", f"body.{name}"))
         setattr(record, name, None if value is None else bytes.fromhex(str(value)))
+
+
+def add(record: Record, op: dict[str, Any]) -> None:
+    root, key = _field(op["field"])
+    value = op["value"]
+    if root != "attributes" or key is None or not isinstance(value, str) or "EXPR(" in value:
+        msg = "add: only a constant string to attributes.<key> is supported here"
+        raise NotImplementedError(msg)
+    record.attributes[key] = value
 
 
 def move(record: Record, op: dict[str, Any]) -> None:
@@ -204,6 +214,7 @@ def remove(record: Record, op: dict[str, Any]) -> None:
 
 OPERATORS = {
     "json_parser": json_parser,
+    "add": add,
     "trace_parser": trace_parser,
     "move": move,
     "remove": remove,
@@ -214,10 +225,13 @@ def _condition_holds(record: Record, expression: str | None) -> bool:
     if expression is None:
         return True
     match = re.fullmatch(r"\s*(\S+)\s*!=\s*nil\s*", expression)
+    if match is not None:
+        return get(record, match.group(1)) is not None
+    match = re.fullmatch(r"\s*(\S+)\s*==\s*(true|false)\s*", expression)
     if match is None:
         msg = f"if-expression not supported here: {expression!r}"
         raise NotImplementedError(msg)
-    return get(record, match.group(1)) is not None
+    return get(record, match.group(1)) is (match.group(2) == "true")  # expr: no coercion
 
 
 def apply(operators: list[dict[str, Any]], line: str) -> Record:
@@ -310,6 +324,14 @@ class TestRealLines:
             assert any(record.trace_id), record
             assert any(record.span_id), record
 
+    def test_trace_flags_carry_the_lines_sampled_flag(
+        self, all_records: list[Record], output: Output
+    ) -> None:
+        """Every line says trace_sampled; the record's trace flags have it as the sampled bit."""
+        for record, line in zip(all_records, output.lines, strict=True):
+            sampled = json.loads(line)["trace_sampled"]
+            assert record.trace_flags == (b"\x01" if sampled else b"\x00"), line
+
     def test_trace_context_names_a_span_the_app_exported(
         self, records: list[Record], output: Output
     ) -> None:
@@ -367,7 +389,7 @@ class TestRealLines:
         for record, line in zip(all_records, output.lines, strict=True):
             fields = json.loads(line)
             assert record.body == fields["event"]
-            moved = {"event", "timestamp", "level", "trace_id", "span_id"}
+            moved = {"event", "timestamp", "level", "trace_id", "span_id", "trace_sampled"}
             assert record.attributes == {k: v for k, v in fields.items() if k not in moved}
         project = [r for r in all_records if r.attributes.get("correlation.id") == "filelog-1"]
         assert len(project) == 4
@@ -383,8 +405,26 @@ class TestOperatorSemantics:
         record = apply(load_operators(), line)
         assert record.trace_id is None
         assert record.span_id is None
+        assert record.trace_flags is None
         assert record.body == "startup"
         assert record.timestamp == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    def test_sampled_out_line_gets_flags_00(self) -> None:
+        """A line of a sampled-out trace: its ids, the sampled bit clear, no flag attributes."""
+        line = json.dumps(
+            {
+                "event": "x",
+                "level": "info",
+                "timestamp": "2026-01-02T03:04:05Z",
+                "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                "span_id": "00f067aa0ba902b7",
+                "trace_sampled": False,
+            }
+        )
+        record = apply(load_operators(), line)
+        assert record.trace_flags == b"\x00"
+        assert record.trace_id == bytes.fromhex("4bf92f3577b34da6a3ce929d0e0e4736")
+        assert record.attributes == {}
 
     def test_layout_reads_offsets_and_optional_fractions(self) -> None:
         """The YAML's Go layout takes "Z" or an offset, with or without a fraction."""

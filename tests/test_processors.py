@@ -9,6 +9,8 @@ import pytest
 import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from otel_context import StructlogOTelProcessor
 from otel_context.scope import SCOPE_KEY, RequestScope, scoped
@@ -34,6 +36,7 @@ class TestOutsideARequest:
             "event": "hi",
             "trace_id": f"{ctx.trace_id:032x}",
             "span_id": f"{ctx.span_id:016x}",
+            "trace_sampled": True,
         }
 
     def test_invalid_span_adds_nothing(self) -> None:
@@ -193,9 +196,54 @@ class TestInAPipeline:
         assert f'"trace_id": "{span.get_span_context().trace_id:032x}"' in line
 
 
+def _sampled_out() -> trace.Tracer:
+    """A tracer whose sampler drops every trace (ids valid, sampled flag off)."""
+    return TracerProvider(sampler=ALWAYS_OFF).get_tracer("tests")
+
+
+class TestTraceSampled:
+    def test_sampled_and_sampled_out_requests(self, tracer: trace.Tracer) -> None:
+        """trace_sampled is the span context's sampled flag: true when kept, false when dropped."""
+        processor = StructlogOTelProcessor()
+        for source, sampled in ((tracer, True), (_sampled_out(), False)):
+            with source.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+                event = dict(processor(None, "info", {"event": "hi"}))
+                with source.start_as_current_span("child"):
+                    child = dict(processor(None, "info", {}))
+            assert event["trace_id"] == f"{span.get_span_context().trace_id:032x}"
+            assert event["trace_sampled"] is sampled
+            assert child["trace_sampled"] is sampled
+
+    def test_outside_a_request_and_under_ecs_names(self) -> None:
+        """A sampled-out span outside a scope: trace_sampled false; trace.sampled under ECS."""
+        with _sampled_out().start_as_current_span("job"):
+            default = process({})
+            ecs = dict(StructlogOTelProcessor(field_names="ecs")(None, "info", {}))
+        assert default["trace_sampled"] is False
+        assert ecs["trace.sampled"] is False
+        assert "trace_sampled" not in ecs
+
+    def test_part_of_the_per_span_cache(self, tracer: trace.Tracer) -> None:
+        """The flag is cached with the span's fields: the span context is not read per event."""
+        processor = StructlogOTelProcessor()
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span)) as scope:
+            processor(None, "info", {})
+            cached = scope._cache
+            assert cached is not None
+            assert cached[2]["trace_sampled"] is True
+            processor(None, "info", {})
+            assert scope._cache is cached
+
+    def test_call_site_value_wins(self, tracer: trace.Tracer) -> None:
+        """As for every field, what the call site passed is kept."""
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
+            event = process({"trace_sampled": "mine"})
+        assert event["trace_sampled"] == "mine"
+
+
 class TestFieldNames:
     def test_ecs_names(self, tracer: trace.Tracer) -> None:
-        """ECS: trace.id, span.id, http.request.id, user.id, labels for the rest."""
+        """ECS: trace.id, span.id, trace.sampled, http.request.id, user.id, labels for the rest."""
         processor = StructlogOTelProcessor(field_names="ecs")
         with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), **IDS):
             event = dict(processor(None, "info", {"event": "hi"}))
@@ -207,6 +255,7 @@ class TestFieldNames:
             "event": "hi",
             "trace.id": f"{ctx.trace_id:032x}",
             "span.id": f"{ctx.span_id:016x}",
+            "trace.sampled": True,
             "http.request.id": "c-1",
             "user.id": "42",
             "labels.organisation_id": "7",

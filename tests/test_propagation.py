@@ -215,8 +215,12 @@ class TestInstall:
 
     @pytest.mark.usefixtures("global_textmap")
     def test_other_propagators_are_kept(self) -> None:
-        """A propagator we don't know is wrapped unchanged."""
-        inner = TraceContextTextMapPropagator()
+        """A propagator we don't know (a subclass of the SDK's too) is wrapped unchanged."""
+
+        class OwnTraceContext(TraceContextTextMapPropagator):
+            pass
+
+        inner = OwnTraceContext()
         propagate.set_global_textmap(inner)
         assert install_propagator().inner is inner
 

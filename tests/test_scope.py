@@ -73,6 +73,7 @@ class TestEndedFields:
         assert ended_fields(request) == {
             "trace_id": f"{span.get_span_context().trace_id:032x}",
             "span_id": f"{span.get_span_context().span_id:016x}",
+            "trace_sampled": True,
             "correlation.id": "c-1",
             "user.id": "4",
         }

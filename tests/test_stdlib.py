@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from otel_context import OTelContextFilter
 from otel_context.scope import RequestScope, scoped
@@ -81,4 +83,17 @@ class TestOTelContextFilter:
             OTelContextFilter(field_names="ecs").filter(record)
         assert record.__dict__["http.request.id"] == "c-9"
         assert record.__dict__["trace.id"] == f"{span.get_span_context().trace_id:032x}"
+        assert record.__dict__["trace.sampled"] is True
         assert "user_id" not in record.__dict__
+
+    def test_trace_sampled_for_sampled_and_sampled_out_requests(self, tracer: trace.Tracer) -> None:
+        """%(trace_sampled)s is the span's sampled flag: True when kept, False when dropped."""
+        dropped = TracerProvider(sampler=ALWAYS_OFF, shutdown_on_exit=False).get_tracer("tests")
+        lines = []
+        for source in (tracer, dropped):
+            record = _record()
+            with source.start_as_current_span("req") as span, scoped(RequestScope(span)):
+                OTelContextFilter().filter(record)
+            lines.append(logging.Formatter("%(trace_sampled)s %(message)s").format(record))
+            assert record.trace_id == f"{span.get_span_context().trace_id:032x}"  # type: ignore[attr-defined]
+        assert lines == ["True hello", "False hello"]

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from otel_context import conf
-from otel_context.attributes import CORRELATION_ID, SPAN_ID, TRACE_ID, USER_ID, dotted
+from otel_context.attributes import (
+    CORRELATION_ID,
+    SPAN_ID,
+    TRACE_ID,
+    TRACE_SAMPLED,
+    USER_ID,
+    dotted,
+)
 from otel_context.catalogue.baggage_reads import reads_section
 from otel_context.catalogue.emit_report import event_sections
 from otel_context.patterns import key_allowed
@@ -38,6 +45,11 @@ _TRACE_ROW: Final = (
     "the current span",
     "every event inside a span",
     "no (`traceparent` carries the trace context to every host)",
+)
+_SAMPLED_ROW: Final = (
+    "the current span's sampled flag (`false`: the trace is not exported)",
+    "every event inside a span",
+    "no (the flag travels in `traceparent`)",
 )
 _Source = tuple[str, str, str]  # attribute, where it comes from, when it is available
 
@@ -136,7 +148,7 @@ def _derived_sources(config: Config) -> Iterator[_Source]:
 
 
 def collect(config: Config) -> list[Attribute]:
-    """The identifiers *config* binds, sorted by name (without ``trace_id`` / ``span_id``)."""
+    """The identifiers *config* binds, sorted by name (without the trace fields)."""
     found: dict[str, Attribute] = {}
     for name, source, when in (*_correlation_sources(config), *_derived_sources(config)):
         entry = found.setdefault(name, Attribute(name))
@@ -147,7 +159,7 @@ def collect(config: Config) -> list[Attribute]:
 
 def bound_names(config: Config) -> frozenset[str]:
     """Every attribute name a request's log events get from the context."""
-    return frozenset({entry.name for entry in collect(config)} | {TRACE_ID, SPAN_ID})
+    return frozenset({entry.name for entry in collect(config)} | {TRACE_ID, SPAN_ID, TRACE_SAMPLED})
 
 
 def baggage(name: str, config: Config) -> str:
@@ -205,6 +217,7 @@ def _table(config: Config) -> list[str]:
         sources = "; ".join(entry.sources)
         lines.append(_row(f"`{entry.name}`", sources, entry.when, baggage(entry.name, config)))
     lines.extend(_row(f"`{name}`", *_TRACE_ROW) for name in (TRACE_ID, SPAN_ID))
+    lines.append(_row(f"`{TRACE_SAMPLED}`", *_SAMPLED_ROW))
     return lines
 
 

@@ -111,9 +111,9 @@ class TestCollect:
         ]
 
     def test_bound_names_include_trace_fields(self) -> None:
-        """trace_id and span_id are bound too: call sites passing them are redundant."""
+        """The trace fields are bound too: call sites passing them are redundant."""
         names = catalogue.bound_names(_config(url_kwargs={}))
-        assert names == {"correlation.id", "user.id", "trace_id", "span_id"}
+        assert names == {"correlation.id", "user.id", "trace_id", "span_id", "trace_sampled"}
 
 
 class TestBaggage:

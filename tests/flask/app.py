@@ -18,6 +18,7 @@ from opentelemetry import baggage, trace
 
 import otel_context
 from otel_context.flask import instrument_app
+from tests._w3c_service import call_back
 
 log = structlog.get_logger("tests.flask.views")
 stdlib_log = logging.getLogger("tests.flask.views")
@@ -165,9 +166,17 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901 - a list of small views
         return response
 
 
+def _harness_route(app: flask.Flask) -> None:
+    @app.post("/w3c/test")
+    def w3c_harness() -> flask.Response:
+        """The W3C Trace Context harness endpoint (see tests/_w3c_service.py)."""
+        return flask.jsonify(calls=call_back(flask.request.get_data()))
+
+
 def create_app(**options: Any) -> flask.Flask:
     """The test app, instrumented with :data:`OPTIONS` updated by *options*."""
     app = flask.Flask(__name__)
     _routes(app)
+    _harness_route(app)
     instrument_app(app, **{**OPTIONS, **options})
     return app

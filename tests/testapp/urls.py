@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tests.testapp import context_views, outbound, tenancy, views
+from tests.testapp import context_views, outbound, tenancy, views, w3c
 
 urlpatterns = [
     path("plain/", views.plain),
@@ -24,4 +24,5 @@ urlpatterns = [
     path("download/", context_views.file_download),
     path("async/orgs/<int:organisation_pk>/", context_views.async_view),
     path("threads/", context_views.in_thread_pool),
+    path("w3c/test/", w3c.harness),
 ]
