@@ -77,7 +77,7 @@ def _configured_names(aliases: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(alias.replace("__", "_") for alias in aliases - STANDARD_ALIASES))
 
 
-def _set_text(values: dict[str, Any], name: str, value: str | bool) -> None:
+def _set_text(values: dict[str, Any], name: str, value: object) -> None:
     """``extra=`` wins, as a string: one type per identifier on every record (issue 14).
 
     ``trace_sampled`` is the one boolean field: a boolean already there is kept as it is.
