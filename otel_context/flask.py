@@ -32,13 +32,10 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import flask
 from opentelemetry import context as otel_context
-from opentelemetry.instrumentation.flask import (  # its WSGI environ keys, per request:
-    _ENVIRON_ACTIVATION_KEY,  # the ``use_span`` activation its teardown exits
-    _ENVIRON_SPAN_KEY,  # the server span it started (absent: the request is not traced)
-    FlaskInstrumentor,
-)
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from werkzeug.wsgi import ClosingIterator
 
+from otel_context import _private
 from otel_context import request as lifecycle
 from otel_context.conf import get_config
 from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
@@ -56,6 +53,13 @@ if TYPE_CHECKING:
 __all__ = ["instrument_app"]
 
 _logger = logging.getLogger(__name__)
+# The instrumentation's WSGI environ keys, per request: the server span it started (absent:
+# the request is not traced) and the ``use_span`` activation its teardown exits.
+_private.require(_private.FLASK_NAMES)  # all missing ones in one error, at import
+_ENVIRON_SPAN_KEY: Final[str] = _private.resolve(_private.FLASK_SPAN_KEY)
+_ENVIRON_ACTIVATION_KEY: Final[str] = _private.resolve(_private.FLASK_ACTIVATION_KEY)
+#: The ``__qualname__`` prefix of the instrumentation's teardown function.
+_TEARDOWN_PREFIX: Final[str] = _private.resolve(_private.FLASK_TEARDOWN).__name__ + "."
 _lock = threading.Lock()
 #: The ``environ`` key of a request's :class:`RequestState`.
 STATE_KEY: Final = "otel_context.request"
@@ -261,8 +265,10 @@ def _insert_after(functions: list[Any], anchor: object, ours: object) -> None:
 
 def _instrumentation_teardown(functions: list[Any]) -> object:
     """The instrumentation's teardown function (it keeps no reference to it on every path)."""
-    marker = "_wrapped_teardown_request."
-    return next((f for f in functions if getattr(f, "__qualname__", "").startswith(marker)), None)
+    return next(
+        (f for f in functions if getattr(f, "__qualname__", "").startswith(_TEARDOWN_PREFIX)),
+        None,
+    )
 
 
 def _register(app: flask.Flask) -> None:
