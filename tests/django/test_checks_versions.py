@@ -106,7 +106,7 @@ class TestVersions:
         assert compat.supported_range("requests") is None
 
     def test_python_is_the_interpreter(self) -> None:
-        """ "python" reads the running interpreter, not a distribution."""
+        """The "python" entry is the running interpreter, not a distribution."""
         import platform
 
         assert compat.installed_version("python") == platform.python_version()
