@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -180,18 +181,20 @@ def settings_trap() -> str | None:
         return None  # configured in code, on purpose (settings.configure(ROOT_URLCONF=...))
     module = os.environ.get(ENVIRONMENT_VARIABLE)  # Django's own variable, read as Django does
     fix = f"export {ENVIRONMENT_VARIABLE}=yourproject.settings before opentelemetry-instrument"
+    fallback = (
+        "DjangoInstrumentor configured Django with its defaults: every request of a Django "
+        "project will fail (no attribute ROOT_URLCONF). Fix: "
+    )
     if module:
         return (
             f"otel_context: {ENVIRONMENT_VARIABLE}={module} did not import when "
-            "opentelemetry-instrument started, so DjangoInstrumentor configured Django with its "
-            "defaults and every request will fail (no attribute ROOT_URLCONF). Fix: make it "
-            "importable from the working directory (PYTHONPATH), or " + fix + "."
+            f"opentelemetry-instrument started, so {fallback}make it importable from the "
+            f"working directory (PYTHONPATH), or {fix}."
         )
     return (
         f"otel_context: {ENVIRONMENT_VARIABLE} is not in the environment when "
         "opentelemetry-instrument starts (setting it in wsgi.py/asgi.py is too late), so "
-        "DjangoInstrumentor configured Django with its defaults and every request will fail "
-        "(no attribute ROOT_URLCONF). Fix: " + fix + "."
+        f"{fallback}{fix}."
     )
 
 
@@ -203,6 +206,29 @@ def _zero_code_problem() -> str | None:
             problems
         )
     return settings_trap()
+
+
+def _printed(logger: logging.Logger) -> bool:
+    """Whether an error on *logger* reaches a stream (a file, stderr, ...)."""
+    handlers = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        handlers += current.handlers
+        current = current.parent if current.propagate else None
+    if not handlers:
+        return logging.lastResort is not None  # Python's own: errors to stderr
+    return any(isinstance(handler, logging.StreamHandler) for handler in handlers)
+
+
+def _report(problem: str) -> None:
+    """Log *problem*, and write it to stderr if no handler would show it.
+
+    At post-instrument time the application's logging is not configured yet, and the OTel
+    distribution may have put only its exporting ``LoggingHandler`` on the root logger.
+    """
+    _logger.error(problem)
+    if not _printed(_logger):
+        sys.stderr.write(problem + "\n")
 
 
 def post_instrument() -> None:
@@ -225,7 +251,7 @@ def post_instrument() -> None:
             return  # not a Django process, or Django instrumentation disabled
         problem = _zero_code_problem()
         if problem is not None:
-            _logger.error(problem)
+            _report(problem)
             return
         with _lock:
             install_propagator()
