@@ -170,3 +170,17 @@ class TestSettingsTrap:
         assert "export DJANGO_SETTINGS_MODULE=" in record.getMessage()
         assert record.exc_info is None
         assert installed == []
+
+
+def test_every_check_id_is_documented_in_the_readme_and_the_module() -> None:
+    """The README's "System checks" table and checks.py's docstring list the same ids."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### System checks", 1)[1].split("\n#", 1)[0]
+    source = Path(checks.__file__).read_text(encoding="utf-8")
+    raised = set(re.findall(r'id="(otel_context\.[EW]\d{3})"', source))
+    assert set(re.findall(r"`(otel_context\.[EW]\d{3})`", table)) == raised
+    assert set(re.findall(r"``(otel_context\.[EW]\d{3})``", checks.__doc__ or "")) == raised
+    assert {"otel_context.W004", "otel_context.E005", "otel_context.E006"} <= raised
