@@ -134,6 +134,30 @@ class TestLoss:
             importlib.import_module("otel_context.flask")
 
 
+@pytest.mark.parametrize(
+    ("name", "prefix"),
+    [
+        (_private.FLASK_BEFORE_REQUEST, "_BEFORE_PREFIX"),
+        (_private.FLASK_TEARDOWN, "_TEARDOWN_PREFIX"),
+    ],
+)
+def test_flask_app_refuses_when_the_instrumentation_function_is_not_found(
+    name: PrivateName, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name kept but its request function renamed: instrument_app() stops, adds nothing."""
+    _skip_unless_installed(name)
+    import flask
+
+    adapter = importlib.import_module("otel_context.flask")
+    monkeypatch.setattr(adapter, prefix, "_renamed_in_a_future_release.")
+    app = flask.Flask("renamed")
+    with pytest.raises(MissingPrivateNameError) as raised:
+        adapter.instrument_app(app)
+    assert str(raised.value) == _private.message(name)
+    assert adapter.EXTENSION not in app.extensions
+    assert adapter._before_request not in app.before_request_funcs[None]
+
+
 @pytest.mark.parametrize("name", _private.DJANGO_NAMES, ids=lambda name: name.path)
 class TestDjangoLoss:
     def test_instrument_refuses_to_start(
