@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
@@ -184,3 +185,39 @@ def test_every_check_id_is_documented_in_the_readme_and_the_module() -> None:
     assert set(re.findall(r"`(otel_context\.[EW]\d{3})`", table)) == raised
     assert set(re.findall(r"``(otel_context\.[EW]\d{3})``", checks.__doc__ or "")) == raised
     assert {"otel_context.W004", "otel_context.E005", "otel_context.E006"} <= raised
+
+
+class TestReport:
+    """Start-up problems reach a person even before the application configures logging."""
+
+    def report(self, monkeypatch: pytest.MonkeyPatch, handlers: list[logging.Handler]) -> None:
+        """``_report()`` through a logger with only *handlers*, none of its parents'."""
+        logger = logging.getLogger("tests.report")
+        # set here, in the test's call phase: pytest adds its capture handlers before it
+        monkeypatch.setattr(logger, "propagate", False)
+        monkeypatch.setattr(logger, "handlers", handlers)
+        monkeypatch.setattr(instrumentation, "_logger", logger)
+        instrumentation._report("otel_context: the problem")
+
+    def test_only_a_non_stream_handler_means_stderr_too(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """E.g. only the OTel distro's exporting LoggingHandler on the root logger."""
+        self.report(monkeypatch, [logging.NullHandler()])
+        assert capsys.readouterr().err == "otel_context: the problem\n"
+
+    def test_a_stream_handler_shows_it_once(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A handler that prints: not written a second time."""
+        stream = io.StringIO()
+        self.report(monkeypatch, [logging.StreamHandler(stream)])
+        assert stream.getvalue() == "otel_context: the problem\n"
+        assert capsys.readouterr().err == ""
+
+    def test_no_handler_at_all_is_pythons_last_resort(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """No handler anywhere: Python's last-resort handler prints it, once."""
+        self.report(monkeypatch, [])
+        assert capsys.readouterr().err.count("otel_context: the problem") == 1
