@@ -53,9 +53,9 @@ if TYPE_CHECKING:
 __all__ = ["instrument_app"]
 
 _logger = logging.getLogger(__name__)
+_private.require(_private.FLASK_NAMES)  # all missing ones in one error, at import
 # The instrumentation's WSGI environ keys, per request: the server span it started (absent:
 # the request is not traced) and the ``use_span`` activation its teardown exits.
-_private.require(_private.FLASK_NAMES)  # all missing ones in one error, at import
 _ENVIRON_SPAN_KEY: Final[str] = _private.resolve(_private.FLASK_SPAN_KEY)
 _ENVIRON_ACTIVATION_KEY: Final[str] = _private.resolve(_private.FLASK_ACTIVATION_KEY)
 #: The ``__qualname__`` prefixes of the instrumentation's request functions (it keeps no
