@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from otel_context import _private  # noqa: F401 - first: the private names the rest imports
 from otel_context.conf import ConfigurationError
 from otel_context.export import StructlogOTelLogProcessor
 from otel_context.processors import StructlogOTelProcessor

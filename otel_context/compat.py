@@ -9,9 +9,11 @@ tests hold them to it.
 
 from __future__ import annotations
 
+import importlib.metadata
+import platform
 from typing import Final, NamedTuple
 
-__all__ = ["SUPPORTED", "Range"]
+__all__ = ["SUPPORTED", "Range", "installed_version", "out_of_range", "supported_range"]
 
 
 class Range(NamedTuple):
@@ -38,3 +40,59 @@ SUPPORTED: Final[dict[str, Range]] = {
         "opentelemetry-instrumentation-django", "0.61b0", "1"
     ),
 }
+
+#: Each contrib instrumentation otel_context reads follows the Django instrumentation's train.
+_CONTRIB_PREFIX: Final = "opentelemetry-instrumentation-"
+
+
+def supported_range(distribution: str) -> Range | None:
+    """The declared range of *distribution*: contrib instrumentations share Django's."""
+    if distribution in SUPPORTED:
+        return SUPPORTED[distribution]
+    if distribution.startswith(_CONTRIB_PREFIX):
+        return SUPPORTED["opentelemetry-instrumentation-django"]._replace(distribution=distribution)
+    return None
+
+
+def installed_version(distribution: str) -> str | None:
+    """The installed version of *distribution* (``"python"``: the interpreter), else None.
+
+    The one place that reads versions: tests replace it to play an unsupported release.
+    """
+    if distribution == "python":
+        return platform.python_version()
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _position(supported: Range, installed: str) -> str | None:
+    # packaging comes with opentelemetry-instrumentation; only the checks need it
+    from packaging.version import InvalidVersion, Version  # noqa: PLC0415
+
+    try:
+        version = Version(installed)
+    except InvalidVersion:
+        return None  # a local build we cannot compare: say nothing rather than guess
+    if version < Version(supported.floor):
+        return "older"
+    # a ceiling of "6.2" excludes 6.2a1 too: the next release line is untested from its first
+    if version >= Version(supported.ceiling + ".dev0"):
+        return "newer"
+    return None
+
+
+def out_of_range() -> list[tuple[Range, str, str]]:
+    """Each installed distribution of :data:`SUPPORTED` outside its range.
+
+    Returns:
+        ``(range, installed version, "older" or "newer")`` for each, in ``SUPPORTED`` order.
+    """
+    found = []
+    for supported in SUPPORTED.values():
+        installed = installed_version(supported.distribution)
+        position = _position(supported, installed) if installed else None
+        if position is not None and installed is not None:
+            found.append((supported, installed, position))
+    return found

@@ -32,13 +32,10 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import flask
 from opentelemetry import context as otel_context
-from opentelemetry.instrumentation.flask import (  # its WSGI environ keys, per request:
-    _ENVIRON_ACTIVATION_KEY,  # the ``use_span`` activation its teardown exits
-    _ENVIRON_SPAN_KEY,  # the server span it started (absent: the request is not traced)
-    FlaskInstrumentor,
-)
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from werkzeug.wsgi import ClosingIterator
 
+from otel_context import _private
 from otel_context import request as lifecycle
 from otel_context.conf import get_config
 from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
@@ -56,6 +53,15 @@ if TYPE_CHECKING:
 __all__ = ["instrument_app"]
 
 _logger = logging.getLogger(__name__)
+_private.require(_private.FLASK_NAMES)  # all missing ones in one error, at import
+# The instrumentation's WSGI environ keys, per request: the server span it started (absent:
+# the request is not traced) and the ``use_span`` activation its teardown exits.
+_ENVIRON_SPAN_KEY: Final[str] = _private.resolve(_private.FLASK_SPAN_KEY)
+_ENVIRON_ACTIVATION_KEY: Final[str] = _private.resolve(_private.FLASK_ACTIVATION_KEY)
+#: The ``__qualname__`` prefixes of the instrumentation's request functions (it keeps no
+#: reference to its teardown function on every path): ours go right after each.
+_BEFORE_PREFIX: Final[str] = _private.resolve(_private.FLASK_BEFORE_REQUEST).__name__ + "."
+_TEARDOWN_PREFIX: Final[str] = _private.resolve(_private.FLASK_TEARDOWN).__name__ + "."
 _lock = threading.Lock()
 #: The ``environ`` key of a request's :class:`RequestState`.
 STATE_KEY: Final = "otel_context.request"
@@ -255,22 +261,31 @@ def _end_abandoned_span(environ: WSGIEnvironment) -> None:
 
 
 def _insert_after(functions: list[Any], anchor: object, ours: object) -> None:
-    position = functions.index(anchor) + 1 if anchor in functions else len(functions)
-    functions.insert(position, ours)
+    functions.insert(functions.index(anchor) + 1, ours)
 
 
-def _instrumentation_teardown(functions: list[Any]) -> object:
-    """The instrumentation's teardown function (it keeps no reference to it on every path)."""
-    marker = "_wrapped_teardown_request."
-    return next((f for f in functions if getattr(f, "__qualname__", "").startswith(marker)), None)
+def _instrumentation_function(functions: list[Any], name: _private.PrivateName) -> object:
+    """The instrumentation's function among *functions*, made by *name*.
+
+    Raises:
+        otel_context._private.MissingPrivateNameError: it is not there; with it, the order
+            of the scope and the span (last in, first out) would be lost.
+    """
+    prefix = _BEFORE_PREFIX if name is _private.FLASK_BEFORE_REQUEST else _TEARDOWN_PREFIX
+    found = [f for f in functions if getattr(f, "__qualname__", "").startswith(prefix)]
+    if not found:
+        raise _private.MissingPrivateNameError(_private.message(name))
+    return found[0]
 
 
 def _register(app: flask.Flask) -> None:
     before = app.before_request_funcs.setdefault(None, [])
-    _insert_after(before, getattr(app, "_before_request", None), _before_request)
-    app.after_request_funcs.setdefault(None, []).append(_after_request)
     teardown = app.teardown_request_funcs.setdefault(None, [])
-    _insert_after(teardown, _instrumentation_teardown(teardown), _teardown_request)
+    before_anchor = _instrumentation_function(before, _private.FLASK_BEFORE_REQUEST)
+    teardown_anchor = _instrumentation_function(teardown, _private.FLASK_TEARDOWN)
+    _insert_after(before, before_anchor, _before_request)
+    app.after_request_funcs.setdefault(None, []).append(_after_request)
+    _insert_after(teardown, teardown_anchor, _teardown_request)
     app.wsgi_app = ContextGuard(app.wsgi_app)  # type: ignore[method-assign]
 
 

@@ -11,9 +11,8 @@ import threading
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import context as otel_context
-from opentelemetry.trace.propagation import _SPAN_KEY  # public get_current_span() costs 2 calls
 
-from otel_context import attributes
+from otel_context import _private, attributes
 from otel_context.scope import (
     SCOPE_KEY,
     STANDARD_ALIASES,
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, MutableMapping
 
 _logger = logging.getLogger(__name__)
+#: The context key of the current span: public get_current_span() costs 2 calls.
+_SPAN_KEY: Final[str] = _private.resolve(_private.SPAN_KEY)
 _reentry = threading.local()
 #: The standard identifiers in both spellings (outside a request only these are renamed).
 _STANDARD_KEYS: Final = STANDARD_ALIASES | attributes.SERVER_OWNED

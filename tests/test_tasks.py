@@ -264,6 +264,26 @@ class TestTamperedCarriers:
         assert "user.id" not in restored_ids(carrier)
         assert restored_parent(carrier).trace_id == int(TRACE_ID, 16)
 
+    @pytest.mark.parametrize(
+        "carrier",
+        [
+            # the ids as entries of their own, next to the trace context
+            {"traceparent": TRACEPARENT, "baggage": "user.id=7", "user.id": "99", "v": "1"},
+            # a producer that shipped its structlog contextvars whole (django-structlog #34)
+            {"traceparent": TRACEPARENT, "baggage": "user.id=7", "contextvars": {"user.id": 9}},
+            # a correlation id outside the baggage is not taken either
+            {"traceparent": TRACEPARENT, "baggage": "user.id=7", "correlation.id": "forged"},
+        ],
+        ids=["top-level-ids", "contextvars", "top-level-correlation-id"],
+    )
+    def test_a_carrier_of_an_older_shape_keeps_only_what_it_can(self, carrier: object) -> None:
+        """Entries this version does not know are ignored; its own entries still count."""
+        ids = restored_ids(carrier)
+        assert set(ids) == {"correlation.id", "user.id"}
+        assert ids["user.id"] == "7"
+        assert ids["correlation.id"] != "forged"
+        assert restored_parent(carrier).trace_id == int(TRACE_ID, 16)
+
     def test_an_oversized_carrier_is_ignored_whole(self) -> None:
         """Over 8 KB: not even its traceparent or its valid ids are used."""
         carrier = {"traceparent": TRACEPARENT, "baggage": "user.id=7," + "x=" + "y" * 9000}

@@ -7,6 +7,12 @@
 - ``otel_context.E004``: ``StructlogOTelProcessor`` runs after the renderer.
 - ``otel_context.W002``: structlog is configured without ``StructlogOTelProcessor``.
 - ``otel_context.W003``: the application reads an inbound baggage key the policy drops.
+- ``otel_context.W004``: Python, Django, structlog or OpenTelemetry is newer than the range
+  otel_context is tested on (``otel_context.compat.SUPPORTED``): it may work, untested.
+- ``otel_context.E005``: one of them is older than that range. An Error, so ``manage.py``
+  commands stop; silence it (``SILENCED_SYSTEM_CHECKS``) to run untested at your own risk.
+- ``otel_context.E006``: the Django instrumentation lacks a private name otel_context reads
+  (``otel_context._private``); ``instrument()`` refuses to start for the same reason.
 
 .. versionadded:: 0.1.0
 """
@@ -21,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from otel_context import _private, compat
 from otel_context.conf import ConfigurationError, build_config
 
 #: The baggage-read check scans ``settings.BASE_DIR`` only up to this many ``.py`` files:
@@ -166,4 +173,34 @@ def check_baggage_reads(app_configs: Any = None, **kwargs: Any) -> Messages:
             id="otel_context.W003",
         )
         for key, where in dropped_keys(reads or [], config).items()
+    ]
+
+
+@checks.register(checks.Tags.compatibility)
+def check_versions(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """Python, Django, structlog and OpenTelemetry are within the tested range."""
+    messages: Messages = []
+    for supported, installed, position in compat.out_of_range():
+        text = (
+            f"{supported.distribution} {installed} is {position} than otel_context supports "
+            f"({supported.distribution}{supported.specifier})"
+        )
+        if position == "newer":
+            text += ": it may work, but it is untested."
+            hint = "Report what breaks; pin the newest supported release to be safe."
+            messages.append(checks.Warning(text, hint=hint, id="otel_context.W004"))
+        else:
+            text += ": ids may be missing, or requests may fail."
+            hint = f"pip install '{supported.distribution}{supported.specifier}'"
+            messages.append(checks.Error(text, hint=hint, id="otel_context.E005"))
+    return messages
+
+
+@checks.register(checks.Tags.compatibility)
+def check_private_names(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """The Django instrumentation still has the private names otel_context reads."""
+    hint = "Install a supported opentelemetry-instrumentation-django, or report the release."
+    return [
+        checks.Error(problem, hint=hint, id="otel_context.E006")
+        for problem in _private.missing(_private.DJANGO_NAMES)
     ]

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from otel_context import _private
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
@@ -53,11 +56,20 @@ def _contains(hook: object, ours: RequestHook) -> bool:
 
 
 def _middleware_class() -> Any:
-    from opentelemetry.instrumentation.django.middleware.otel_middleware import (  # noqa: PLC0415
-        _DjangoMiddleware,
-    )
+    return _private.resolve(_private.DJANGO_MIDDLEWARE)
 
-    return _DjangoMiddleware
+
+def _require_private_names() -> None:
+    """Refuse to start, naming each private name this contrib release lacks.
+
+    Raises:
+        django.core.exceptions.ImproperlyConfigured: one or more are missing.
+    """
+    problems = _private.missing(_private.DJANGO_NAMES)
+    if problems:
+        from django.core.exceptions import ImproperlyConfigured  # noqa: PLC0415
+
+        raise ImproperlyConfigured(" ".join(problems))
 
 
 def _install_hooks(**instrument_kwargs: Any) -> None:
@@ -134,6 +146,8 @@ def instrument(**options: Any) -> None:
 
     Raises:
         otel_context.conf.ConfigurationError: an option has an unusable value.
+        django.core.exceptions.ImproperlyConfigured: the installed Django instrumentation lacks
+            a private name otel_context reads (the message names it, and the supported range).
 
     .. versionadded:: 0.1.0
     """
@@ -142,12 +156,79 @@ def instrument(**options: Any) -> None:
         for key in ("tracer_provider", "meter_provider", "excluded_urls")
         if key in options
     }
+    _require_private_names()
     with _lock:
         prepare(options)
         _install_hooks(**passthrough)
         _install_guard()
         _install_middleware()
     django_tasks.instrument()  # Django 6.0+: a no-op before
+
+
+def settings_trap() -> str | None:
+    """Why Django's settings are its defaults after ``DjangoInstrumentor`` ran, or None.
+
+    When ``DJANGO_SETTINGS_MODULE`` is not in the environment (a ``wsgi.py`` that sets it runs
+    too late) or names a module that does not import, the instrumentor calls
+    ``settings.configure()`` with Django's defaults; the project's settings are then never
+    loaded and every request fails with "'Settings' object has no attribute 'ROOT_URLCONF'".
+    """
+    from django.conf import ENVIRONMENT_VARIABLE, settings  # noqa: PLC0415
+
+    if not settings.configured or settings.SETTINGS_MODULE:
+        return None
+    if getattr(settings, "ROOT_URLCONF", None) is not None:
+        return None  # configured in code, on purpose (settings.configure(ROOT_URLCONF=...))
+    module = os.environ.get(ENVIRONMENT_VARIABLE)  # Django's own variable, read as Django does
+    fix = f"export {ENVIRONMENT_VARIABLE}=yourproject.settings before opentelemetry-instrument"
+    fallback = (
+        "DjangoInstrumentor configured Django with its defaults: every request of a Django "
+        "project will fail (no attribute ROOT_URLCONF). Fix: "
+    )
+    if module:
+        return (
+            f"otel_context: {ENVIRONMENT_VARIABLE}={module} did not import when "
+            f"opentelemetry-instrument started, so {fallback}make it importable from the "
+            f"working directory (PYTHONPATH), or {fix}."
+        )
+    return (
+        f"otel_context: {ENVIRONMENT_VARIABLE} is not in the environment when "
+        "opentelemetry-instrument starts (setting it in wsgi.py/asgi.py is too late), so "
+        f"{fallback}{fix}."
+    )
+
+
+def _zero_code_problem() -> str | None:
+    """One line saying why zero-code set-up cannot work here, or None."""
+    problems = _private.missing(_private.DJANGO_NAMES)
+    if problems:
+        return "otel_context: zero-code set-up skipped, Django requests have no ids. " + " ".join(
+            problems
+        )
+    return settings_trap()
+
+
+def _printed(logger: logging.Logger) -> bool:
+    """Whether an error on *logger* reaches a stream (a file, stderr, ...)."""
+    handlers = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        handlers += current.handlers
+        current = current.parent if current.propagate else None
+    if not handlers:
+        return logging.lastResort is not None  # Python's own: errors to stderr
+    return any(isinstance(handler, logging.StreamHandler) for handler in handlers)
+
+
+def _report(problem: str) -> None:
+    """Log *problem*, and write it to stderr if no handler would show it.
+
+    At post-instrument time the application's logging is not configured yet, and the OTel
+    distribution may have put only its exporting ``LoggingHandler`` on the root logger.
+    """
+    _logger.error(problem)
+    if not _printed(_logger):
+        sys.stderr.write(problem + "\n")
 
 
 def post_instrument() -> None:
@@ -158,12 +239,20 @@ def post_instrument() -> None:
     Configuration is resolved lazily (``OTEL_CONTEXT_*`` variables, or the setting): the
     application's modules cannot be imported this early. If ``"otel_context"`` is also in
     ``INSTALLED_APPS``, its ``ready()`` finds everything installed and adds nothing.
+
+    Logs one error line instead, naming the fix, when the set-up cannot work: Django's settings
+    were configured with the defaults (:func:`settings_trap`), or the instrumentation lacks a
+    private name otel_context reads.
     """
     try:
         from opentelemetry.instrumentation.django import DjangoInstrumentor  # noqa: PLC0415
 
         if not DjangoInstrumentor().is_instrumented_by_opentelemetry:
             return  # not a Django process, or Django instrumentation disabled
+        problem = _zero_code_problem()
+        if problem is not None:
+            _report(problem)
+            return
         with _lock:
             install_propagator()
             _install_hooks()

@@ -394,6 +394,7 @@ class TestLifecycle:
         assert second.context.trace_id != first.context.trace_id
 
     @pytest.mark.parametrize("path", ["/stream", "/stream-plain"])
+    @pytest.mark.usefixtures("contrib_3937")
     def test_a_streamed_body_carries_the_ids_under_a_stream_span(
         self, client: FlaskClient, events: Events, exporter: InMemorySpanExporter, path: str
     ) -> None:

@@ -114,3 +114,50 @@ def test_opentelemetry_instrument_gives_every_line_its_ids(
         assert {line["user.id"] for line in own} == {alice}
         assert {line["organisation.id"] for line in own} == {"1"}
     assert len({response.headers["X-Correlation-Echo"] for response in responses}) == REQUESTS
+
+
+def _first_answer(service: object, timeout: float = 30) -> int:
+    """The status of the first response to ``/healthz``, whatever it is."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert service.process.poll() is None, service.stderr()  # type: ignore[attr-defined]
+        try:
+            return requests.get(service.url("/healthz"), timeout=5).status_code  # type: ignore[attr-defined]
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    pytest.fail(f"no answer within {timeout} s:\n{service.stderr()}")  # type: ignore[attr-defined]
+
+
+def test_settings_module_set_only_in_wsgi_py_is_named_at_start_up(
+    example_files: ServiceFiles,
+) -> None:
+    """DJANGO_SETTINGS_MODULE only in example/wsgi.py: one line names the trap and the fix.
+
+    DjangoInstrumentor runs before wsgi.py and falls back to Django's default settings, so
+    every request fails (no ROOT_URLCONF), plain OTel included. The post-instrument hook says
+    so once at start-up, and otel_context adds no traceback of its own.
+    """
+    command = [
+        "env",
+        "-u",
+        "DJANGO_SETTINGS_MODULE",  # service_env sets it: here only wsgi.py's setdefault() does
+        str(BIN / "opentelemetry-instrument"),
+        *SERVERS["gunicorn"],
+    ]
+    env = {
+        "OTEL_SERVICE_NAME": "zero-code-trap",
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+    }
+    service = start_server(command, example_files, env)
+    try:
+        status = _first_answer(service)
+    finally:
+        service.stop()
+    output = service.stderr()
+    assert status == 500, "the trap itself: Django runs on its default settings"
+    (line,) = [line for line in output.splitlines() if "export DJANGO_SETTINGS_MODULE=" in line]
+    assert line.startswith("otel_context: DJANGO_SETTINGS_MODULE is not in the environment")
+    assert "before opentelemetry-instrument" in line
+    assert "otel_context/" not in output, "no traceback through otel_context's code"
