@@ -1135,7 +1135,7 @@ def filelog_pipeline_problems(collector: Doc) -> list[str]:
     reading = {
         name: pipeline
         for name, pipeline in pipelines.items()
-        if any(kind_of(r) == "filelog" for r in pipeline.get("receivers") or [])
+        if any(kind_of(r) in {"filelog", "file_log"} for r in pipeline.get("receivers") or [])
     }
     if not reading:
         return ["no pipeline reads files (filelog receiver)"]
