@@ -332,6 +332,7 @@ def main() -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started in the background (SIG_IGN)
     with running_backend(binaries, directory, Ports()) as backend:
         print(f"collector: OTLP/HTTP {backend.otlp_endpoint}, OTLP/gRPC {LOOPBACK}:4317")
         print(f"Jaeger: query API {backend.query_url}/api/traces/<trace id>")
@@ -340,15 +341,13 @@ def main() -> int:
         print("now, in another terminal:")
         print(f"  OTEL_EXPORTER_OTLP_ENDPOINT={backend.otlp_endpoint} make demo")
         print("Ctrl-C stops both.", flush=True)
-        try:
-            while not stop:
-                for program in (backend.collector, backend.jaeger):
-                    if program.process is not None and program.process.poll() is not None:
-                        print(f"{program.name} exited: see {program.log_file}", file=sys.stderr)
-                        return 1
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+        while not stop:
+            for program in (backend.collector, backend.jaeger):
+                if program.process is not None and program.process.poll() is not None:
+                    print(f"{program.name} exited: see {program.log_file}", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+    print("stopped the collector and Jaeger")
     return 0
 
 
