@@ -8,6 +8,7 @@
 # OTEL_CONTEXT_GO_CACHE defaults to ${XDG_CACHE_HOME:-~/.cache}/otel_context/go; GOPATH, the
 # module cache and the build cache live under it too. A binary that exists is reused (a warm
 # run takes well under a second). Prints the two binaries' paths, one a line, on stdout.
+# Exit status 3: no Go toolchain (the tests skip, or fail under CI=true).
 #
 #   collector/build.sh [otelcol|jaeger|all]     (default: all)
 set -euo pipefail
@@ -22,12 +23,16 @@ here="$(cd "$(dirname "$0")" && pwd)"
 manifest="$here/builder-config.yaml"
 what="${1:-all}"
 
-if ! command -v go >/dev/null 2>&1; then
+# OTEL_CONTEXT_GO names the go command to use; otherwise go on PATH, or a usual install.
+if [ -n "${OTEL_CONTEXT_GO:-}" ]; then
+  [ -x "$OTEL_CONTEXT_GO" ] || { echo "build.sh: no Go toolchain at OTEL_CONTEXT_GO=$OTEL_CONTEXT_GO" >&2; exit 3; }
+  PATH="$(dirname "$OTEL_CONTEXT_GO"):$PATH"
+elif ! command -v go >/dev/null 2>&1; then
   for d in /usr/local/go/bin "$HOME/go/bin" /usr/lib/go/bin; do
     [ -x "$d/go" ] && PATH="$PATH:$d" && break
   done
 fi
-command -v go >/dev/null 2>&1 || { echo "build.sh: no Go toolchain (go) on PATH" >&2; exit 3; }
+command -v go >/dev/null 2>&1 || { echo "build.sh: no Go toolchain (go on PATH, /usr/local/go/bin)" >&2; exit 3; }
 
 cache="${OTEL_CONTEXT_GO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/otel_context/go}"
 mkdir -p "$cache"

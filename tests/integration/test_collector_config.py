@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from example.backend import COLLECTOR_CONFIG, FILELOG_CONFIG, JAEGER_CONFIG, REPO_DIR
+from example.backend import (
+    COLLECTOR_CONFIG,
+    FILELOG_CONFIG,
+    JAEGER_CONFIG,
+    REPO_DIR,
+    BackendUnavailableError,
+    build_binaries,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -211,3 +218,15 @@ class TestEnvironmentOverrides:
         )
         assert done.returncode != 0
         assert "loud" in done.stderr
+
+
+class TestWithoutGo:
+    def test_the_build_says_there_is_no_toolchain(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """No Go: a clear error (the fixture skips on it, or fails under CI=true), no build."""
+        monkeypatch.setenv("OTEL_CONTEXT_GO", str(tmp_path / "no-go" / "go"))
+        monkeypatch.setenv("OTEL_CONTEXT_GO_CACHE", str(tmp_path / "cache"))
+        with pytest.raises(BackendUnavailableError, match="no Go toolchain"):
+            build_binaries()
+        assert not (tmp_path / "cache").exists()
