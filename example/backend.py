@@ -126,7 +126,7 @@ class Program:
                 start_new_session=True,
             )
         deadline = time.monotonic() + ready_timeout
-        while not _answers(self.health_url):
+        while not answers(self.health_url):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 msg = f"{self.name} did not start:\n{self.output()[-4000:]}"
@@ -147,7 +147,7 @@ class Program:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status == 200)
