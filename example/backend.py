@@ -318,13 +318,19 @@ def running_backend(
 
 
 def main() -> int:
-    """``make jaeger``: both programs on the default ports until Ctrl-C."""
+    """``make jaeger``: both programs on the default ports (or free ones) until Ctrl-C.
+
+    ``EXAMPLE_BACKEND_PORTS=free`` picks free ports instead of 4317/4318/16686/…, for a machine
+    where those are taken; the lines printed say which.
+    """
     try:
         binaries = build_binaries()
     except BackendUnavailableError as error:
         print(f"make jaeger: {error}", file=sys.stderr)
         return 2
     directory = Path(os.environ.get("EXAMPLE_BACKEND_DIR", "").strip() or REPO_DIR / ".backend")
+    free = os.environ.get("EXAMPLE_BACKEND_PORTS", "").strip() == "free"
+    ports = Ports.free() if free else Ports()
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -333,21 +339,28 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # also when started in the background (SIG_IGN)
-    with running_backend(binaries, directory, Ports()) as backend:
-        print(f"collector: OTLP/HTTP {backend.otlp_endpoint}, OTLP/gRPC {LOOPBACK}:4317")
-        print(f"Jaeger: query API {backend.query_url}/api/traces/<trace id>")
-        print("  (this Go build has no UI assets: the page at / is Jaeger's placeholder)")
-        print(f"collector log records: {backend.logs_file}; output: {directory}/*.log")
-        print("now, in another terminal:")
-        print(f"  OTEL_EXPORTER_OTLP_ENDPOINT={backend.otlp_endpoint} make demo")
-        print("Ctrl-C stops both.", flush=True)
-        while not stop:
-            for program in (backend.collector, backend.jaeger):
-                if program.process is not None and program.process.poll() is not None:
-                    print(f"{program.name} exited: see {program.log_file}", file=sys.stderr)
-                    return 1
-            time.sleep(0.5)
-    print("stopped the collector and Jaeger")
+    try:
+        with running_backend(binaries, directory, ports) as backend:
+            jaeger = f"EXAMPLE_JAEGER_URL={backend.query_url} " if free else ""
+            grpc = f"{LOOPBACK}:{ports.otlp_grpc}"
+            print(f"collector: OTLP/HTTP {backend.otlp_endpoint}, OTLP/gRPC {grpc}")
+            print(f"Jaeger: query API {backend.query_url}/api/traces/<trace id>")
+            print("  (this Go build has no UI assets: the page at / is Jaeger's placeholder)")
+            print(f"collector log records: {backend.logs_file}; output: {directory}/*.log")
+            print("now, in another terminal:")
+            print(f"  {jaeger}OTEL_EXPORTER_OTLP_ENDPOINT={backend.otlp_endpoint} make demo")
+            print("Ctrl-C stops both.", flush=True)
+            while not stop:
+                for program in (backend.collector, backend.jaeger):
+                    if program.process is not None and program.process.poll() is not None:
+                        print(f"{program.name} exited: see {program.log_file}", file=sys.stderr)
+                        return 1
+                time.sleep(0.5)
+    except RuntimeError as error:  # a port taken, a bad config: the program's own output
+        print(f"make jaeger: {error}", file=sys.stderr)
+        print("(EXAMPLE_BACKEND_PORTS=free picks free ports)", file=sys.stderr)
+        return 1
+    print("stopped the collector and Jaeger", flush=True)
     return 0
 
 
