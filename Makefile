@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean collector jaeger
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,18 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 ##       a redis-server binary); show their log lines and spans, one trace across all three
 demo: $(STAMP)
 	$(BIN)/python -m example.demo
+
+## collector: build the OpenTelemetry Collector (collector/builder-config.yaml) and Jaeger v2
+##            from their Go modules into ~/.cache/otel_context/go (needs Go; minutes cold,
+##            instant once built). The collector tests build them too when missing.
+collector:
+	nice bash collector/build.sh all
+
+## jaeger: run the collector and Jaeger on 127.0.0.1 in the foreground (Ctrl-C stops both):
+##         OTLP on 4317/4318, Jaeger's query API on 16686. Then, in another terminal:
+##         OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 make demo
+jaeger: $(STAMP) collector
+	$(BIN)/python -m example.backend
 
 ## test: lint, type-check and run the whole test suite
 test: lint pytest
@@ -46,4 +58,4 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.load
 
 clean:
-	rm -rf $(VENV) .demo build *.egg-info
+	rm -rf $(VENV) .demo .backend build *.egg-info

@@ -28,6 +28,7 @@ from example import demo_services
 from example.app import demo_data
 from example.processes import BrokerUnavailableError, StackFiles, running_stack
 from example.runner import REPO_DIR, prepare_database, read_json_lines
+from example.tracing import otlp_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -256,6 +257,11 @@ def run() -> int:
     problems = demo_services.problems_of(crossing)
     failures += bool(problems)
     demo_services.show(crossing, problems)
+    if otlp_endpoint() and crossing.trace_id is not None:
+        jaeger = os.environ.get("EXAMPLE_JAEGER_URL", "").strip() or "http://127.0.0.1:16686"
+        print(f"\nexported over OTLP: trace {crossing.trace_id}")
+        print(f"   Jaeger query API: {jaeger}/api/traces/{crossing.trace_id}")
+        print(f"   Jaeger UI (release images only): {jaeger}/trace/{crossing.trace_id}")
     codes = stack.exit_codes()
     print(f"\nlog lines and spans: {files.directory} (pricing/ and worker/ below it)")
     print(f"exit codes: {codes}; {len(exchanges) + 1} requests, {failures} with problems, ", end="")

@@ -3,6 +3,13 @@
 Each rule is a function returning the problems it finds (empty when the files are right). Every
 rule runs on the real files and on a deliberately broken copy written to tmp_path, so a rule that
 can never fail would show up here.
+
+The real collector validates the collector configs (tests/integration/test_collector_config.py:
+unknown components, pipelines naming undefined ones, bad settings). What is left here is what it
+accepts but the compose stack cannot work with: a defined component no pipeline uses, the
+processor order, listening on localhost only, an exporter aimed at no compose service.
+The configs' ``${env:NAME:-default}`` placeholders are read as their defaults: compose sets none
+of those variables.
 """
 
 from __future__ import annotations
@@ -44,8 +51,13 @@ PIPELINE_KINDS = ("receivers", "processors", "exporters")
 Doc = dict[str, Any]
 
 
+ENV_PLACEHOLDER = re.compile(r"\$\{env:[A-Z0-9_]+:-([^}]*)\}")
+
+
 def load(path: Path) -> Doc:
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The YAML of *path*, ``${env:NAME:-default}`` read as its default (what compose runs)."""
+    text = ENV_PLACEHOLDER.sub(r"\1", path.read_text(encoding="utf-8"))
+    loaded = yaml.safe_load(text)
     assert isinstance(loaded, dict), f"{path} is not a YAML mapping"
     return loaded
 
@@ -604,16 +616,8 @@ class TestCollectorComponents:
         """Every component in a pipeline is defined, and every defined one is used."""
         assert component_problems(collector) == []
 
-    def test_undefined_exporter_is_reported(self, tmp_path: Path) -> None:
-        """A pipeline naming an exporter that is not defined is reported."""
-        keys = ("service", "pipelines", "traces", "exporters")
-        broken = broken_copy(
-            tmp_path, COLLECTOR_FILE, keys, ["otlp_grpc/jaeger", "debug", "zipkin"]
-        )
-        assert component_problems(broken) == ["exporter 'zipkin' is used but not defined"]
-
     def test_unused_processor_is_reported(self, tmp_path: Path) -> None:
-        """A processor defined but in no pipeline is reported."""
+        """A processor defined but in no pipeline is reported (the collector accepts it)."""
         broken = broken_copy(
             tmp_path, COLLECTOR_FILE, ("processors", "attributes"), {"actions": []}
         )
@@ -622,7 +626,7 @@ class TestCollectorComponents:
         ]
 
     def test_extension_not_enabled_is_reported(self, tmp_path: Path) -> None:
-        """An extension defined but not listed under service.extensions is reported."""
+        """An extension defined but not under service.extensions is reported (accepted too)."""
         broken = broken_copy(tmp_path, COLLECTOR_FILE, ("service", "extensions"), [])
         assert component_problems(broken) == ["extension 'health_check' is defined but not enabled"]
 
@@ -1094,7 +1098,7 @@ class TestComposeCli:
     def test_broken_compose_file_is_rejected(self, cli: list[str], tmp_path: Path) -> None:
         """``compose config -q`` rejects a copy with a misspelt service key."""
         broken_copy(
-            tmp_path, COMPOSE_FILE, ("services", "jaeger", "imagee"), "jaegertracing/jaeger:2.20.0"
+            tmp_path, COMPOSE_FILE, ("services", "jaeger", "imagee"), "jaegertracing/jaeger:2.12.0"
         )
         result = subprocess.run(
             [*cli, "-f", str(tmp_path / COMPOSE_FILE.name), "config", "-q"],
@@ -1131,7 +1135,7 @@ def filelog_pipeline_problems(collector: Doc) -> list[str]:
     reading = {
         name: pipeline
         for name, pipeline in pipelines.items()
-        if any(kind_of(r) == "filelog" for r in pipeline.get("receivers") or [])
+        if any(kind_of(r) in {"filelog", "file_log"} for r in pipeline.get("receivers") or [])
     }
     if not reading:
         return ["no pipeline reads files (filelog receiver)"]

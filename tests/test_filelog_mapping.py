@@ -248,7 +248,7 @@ def apply(operators: list[dict[str, Any]], line: str) -> Record:
 
 def load_operators(path: Path = FILELOG_FILE) -> list[dict[str, Any]]:
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    operators: list[dict[str, Any]] = config["receivers"]["filelog"]["operators"]
+    operators: list[dict[str, Any]] = config["receivers"]["file_log"]["operators"]
     return operators
 
 

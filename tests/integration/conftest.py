@@ -33,3 +33,22 @@ def broker_url(tmp_path_factory: pytest.TempPathFactory):  # yields a str
 
     with redis_broker(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def go_binaries():  # returns example.backend.Binaries
+    """The collector and Jaeger built by collector/build.sh (``make collector``), once a session.
+
+    Without a Go toolchain the tests that use them skip, except under ``CI=true``: they fail.
+    """
+    import os
+
+    from example.backend import BackendUnavailableError, build_binaries
+
+    try:
+        return build_binaries()
+    except BackendUnavailableError as error:
+        reason = f"the collector and Jaeger cannot be built: {error}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
