@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from example.runner import REPO_DIR, start_gunicorn, start_server, wait_until_ready
+from tests._packages import skip_if_omitted
 from tests._servers import ServiceFiles
 from tests._w3c_service import CONTROL_ENV
 
@@ -151,6 +152,8 @@ def _start_zero_code(files: ServiceFiles) -> Service:
 
 
 def _run_against(app: str, tmp_path: Path, *, control: bool) -> HarnessRun:
+    if app == "flask":
+        skip_if_omitted("opentelemetry-instrumentation-flask")
     script = _harness_script()
     files = ServiceFiles.in_dir(tmp_path / "service")
     if app == ZERO_CODE:
