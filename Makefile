@@ -57,10 +57,20 @@ PY313  = $(shell $(BIN)/python -c 'import noxfile; print(noxfile.interpreter("3.
 # gives up instead of settling on the 0.66b1 train)
 NEW_USER_EXTRAS := asgi,requests,httpx,otlp,grpc,celery,django-tasks,testing
 
+# the cells, from noxfile.py; MATRIX_JOBS of them run at a time (their suites mostly wait on
+# servers and downloads, so two overlap well on two cores), each cell's output kept together
+MATRIX_CELLS = $(shell $(BIN)/python -c 'import noxfile; print(*(c.name for c in noxfile.CELLS))')
+MATRIX_JOBS ?= 2
+
 ## matrix: the non-slow suite in every matrix cell (noxfile.py): Python 3.11-3.13, Django
 ##         5.2-6.1, OTel 1.40.0/0.61b0 up to the newest train; one cell: .venv/bin/nox -s <cell>
 matrix: $(STAMP)
-	$(NOX) $(NOX_ARGS)
+	$(MAKE) --no-print-directory -j$(MATRIX_JOBS) --output-sync=target \
+		$(addprefix matrix/,$(MATRIX_CELLS))
+
+matrix/%: $(STAMP)
+	@started=$$(date +%s); $(NOX) -s $* $(NOX_ARGS); status=$$?; \
+		echo "matrix cell $*: exit $$status after $$(( $$(date +%s) - started )) s"; exit $$status
 
 ## matrix-lock: re-resolve each cell's pins: constraints/<cell>.in -> constraints/<cell>.txt
 matrix-lock: $(STAMP)
