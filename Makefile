@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean collector jaeger
+.PHONY: demo test lint typecheck pytest bench clean collector jaeger matrix matrix-lock dist wheel-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,60 @@ bench: $(BENCH_STAMP)
 		|| echo "wrk unavailable: the load figures are skipped"
 	$(BIN)/python -m benchmarks.load
 
+# ---------------------------------------------------------------- test matrix and release
+# (issue 17) nox, build and twine come from .venv; the cells' Pythons are pyenv's builds.
+NOX   := $(BIN)/nox
+SMOKE := .smoke
+WHEEL  = $(firstword $(wildcard $(CURDIR)/dist/*.whl))
+# Python 3.13 for the new-user wheel smoke check (noxfile.py finds pyenv's build by path)
+PY313  = $(shell $(BIN)/python -c 'import noxfile; print(noxfile.interpreter("3.13"))')
+# what a new user's Django 6.1 project installs next to the wheel: every extra but [flask] and
+# [bench] (the Flask instrumentation stops at 0.66b1: together with the others, pip's resolver
+# gives up instead of settling on the 0.66b1 train)
+NEW_USER_EXTRAS := asgi,requests,httpx,otlp,grpc,celery,django-tasks,testing
+
+# the cells, from noxfile.py; MATRIX_JOBS of them run at a time (their suites mostly wait on
+# servers and downloads, so two overlap well on two cores), each cell's output kept together
+MATRIX_CELLS = $(shell $(BIN)/python -c 'import noxfile; print(*(c.name for c in noxfile.CELLS))')
+MATRIX_JOBS ?= 2
+
+## matrix: the non-slow suite in every matrix cell (noxfile.py): Python 3.11-3.13, Django
+##         5.2-6.1, OTel 1.40.0/0.61b0 up to the newest train; one cell: .venv/bin/nox -s <cell>
+matrix: $(STAMP)
+	$(MAKE) --no-print-directory -j$(MATRIX_JOBS) --output-sync=target \
+		$(addprefix matrix/,$(MATRIX_CELLS))
+
+matrix/%: $(STAMP)
+	@started=$$(date +%s); $(NOX) -s $* $(NOX_ARGS); status=$$?; \
+		echo "matrix cell $*: exit $$status after $$(( $$(date +%s) - started )) s"; exit $$status
+
+## matrix-lock: re-resolve each cell's pins: constraints/<cell>.in -> constraints/<cell>.txt
+matrix-lock: $(STAMP)
+	$(NOX) -t lock
+
+## dist: build the sdist and the wheel into dist/ and check them with twine
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+## wheel-smoke: install the built wheel (not editable, no dev extras) in fresh venvs and run
+##              tests/smoke/wheel_smoke.py: on $(PYTHON) with constraints.txt, then on
+##              Python 3.13 with django==6.1.3 and the Django extras, as a new user would
+wheel-smoke: dist
+	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
+	$(PYTHON) -m venv $(SMOKE)/main
+	$(SMOKE)/main/bin/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints.txt "$(WHEEL)[testing]" requests
+	cd $(SMOKE) && main/bin/python $(CURDIR)/tests/smoke/wheel_smoke.py $(WHEEL) $(CURDIR)/example
+	@if [ -x "$(PY313)" ]; then \
+		set -e; $(PY313) -m venv $(SMOKE)/py313; \
+		$(SMOKE)/py313/bin/python -m pip install --quiet --disable-pip-version-check \
+			"$(WHEEL)[$(NEW_USER_EXTRAS)]" django==6.1.3 requests; \
+		$(SMOKE)/py313/bin/python -m pip list --format=freeze | grep -iE '^(django|opentelemetry-(api|sdk|instrumentation-django)|structlog)=='; \
+		cd $(SMOKE) && py313/bin/python $(CURDIR)/tests/smoke/wheel_smoke.py $(WHEEL) $(CURDIR)/example; \
+	elif [ "$(CI)" = true ]; then echo "no Python 3.13 found ($(PY313)): required under CI=true"; exit 1; \
+	else echo "note: no Python 3.13 found: the new-user wheel smoke check is skipped"; fi
+
 clean:
-	rm -rf $(VENV) .demo .backend build *.egg-info
+	rm -rf $(VENV) .demo .backend build *.egg-info dist .nox $(SMOKE)

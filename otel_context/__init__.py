@@ -22,6 +22,8 @@ from otel_context.work import background
 if TYPE_CHECKING:
     from otel_context.django.instrumentation import instrument
 
+__version__ = "0.1.0.dev0"
+
 __all__ = [
     "ConfigurationError",
     "ContextExecutor",

@@ -1,10 +1,17 @@
-"""tests/_packages.require(): skip without an optional package, fail where the cell needs it."""
+"""tests/_packages: skip without an optional package, fail where needed, skip where omitted."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests._packages import REQUIRED_ENV, require, required_packages
+from tests._packages import (
+    OMIT_ENV,
+    REQUIRED_ENV,
+    omitted_packages,
+    require,
+    required_packages,
+    skip_if_omitted,
+)
 
 MISSING = "otel-context-no-such-package"
 
@@ -28,3 +35,23 @@ class TestRequire:
         assert required_packages() == frozenset({"django-guid", MISSING})
         with pytest.raises(pytest.fail.Exception, match=REQUIRED_ENV):
             require(MISSING, "otel_context_no_such_module")
+
+
+class TestOmitted:
+    def test_omitted_package_skips_even_when_it_imports(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Left out of the cell (any spelling): require() skips, naming the variable and noxfile."""
+        monkeypatch.setenv(OMIT_ENV, "Django_GUID, structlog")
+        assert omitted_packages() == frozenset({"django-guid", "structlog"})
+        with pytest.raises(
+            pytest.skip.Exception, match=f"left out of this matrix cell.*{OMIT_ENV}"
+        ):
+            require("structlog", "structlog.contextvars")
+
+    def test_a_package_not_omitted_does_not_skip(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Another package omitted, or the variable empty: skip_if_omitted() returns quietly."""
+        monkeypatch.setenv(OMIT_ENV, "opentelemetry-instrumentation-flask")
+        assert skip_if_omitted("structlog") is None
+        monkeypatch.setenv(OMIT_ENV, " , ")
+        assert omitted_packages() == frozenset()

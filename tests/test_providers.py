@@ -222,10 +222,18 @@ class TestOtlpSelection:
             build(private, endpoint="http://c:4317", protocol="grpc")
 
 
-def _http_timeout(exporter: object) -> float:
-    """An HTTP exporter's timeout: on its client from 1.4x, on the exporter itself at 1.40."""
+def _http_timeout(exporter: HttpSpans | HttpLogs) -> float:
+    """An HTTP exporter's timeout: on its HTTP client since 1.45, on the exporter before."""
     holder = getattr(exporter, "_client", exporter)
-    return holder._timeout  # type: ignore[attr-defined, no-any-return]
+    return float(holder._timeout)
+
+
+def _global_propagator_fields() -> list[str]:
+    code = "import json; from opentelemetry import propagate as p; "
+    code += "print(json.dumps(sorted(p.get_global_textmap().fields)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    fields: list[str] = json.loads(run.stdout)
+    return fields
 
 
 class TestTimeouts:
@@ -343,21 +351,12 @@ class TestStandardVariables:
     ) -> None:
         """opentelemetry.propagate reads OTEL_PROPAGATORS; unset means tracecontext,baggage.
 
-        It reads it once, on import (how, privately, differs between OTel releases): so each
-        case is a fresh interpreter.
+        In a fresh interpreter: older APIs (1.40) read the variable once, at import.
         """
-        show = "import opentelemetry.propagate as p; print(sorted(p.get_global_textmap().fields))"
-
-        def fields() -> str:
-            run = subprocess.run(
-                [sys.executable, "-c", show], capture_output=True, text=True, check=True
-            )
-            return run.stdout.strip()
-
         monkeypatch.delenv("OTEL_PROPAGATORS", raising=False)
-        assert fields() == "['baggage', 'traceparent', 'tracestate']"
+        assert _global_propagator_fields() == ["baggage", "traceparent", "tracestate"]
         monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext")
-        assert fields() == "['traceparent', 'tracestate']"
+        assert _global_propagator_fields() == ["traceparent", "tracestate"]
 
 
 class TestGlobalProviders:

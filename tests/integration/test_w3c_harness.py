@@ -22,9 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from opentelemetry.trace import TraceFlags
 
 from example.runner import REPO_DIR, start_gunicorn, start_server, wait_until_ready
+from tests._packages import skip_if_omitted
 from tests._servers import ServiceFiles
+from tests._upstream import without_known_upstream_tracebacks
 from tests._w3c_service import CONTROL_ENV
 
 if TYPE_CHECKING:
@@ -49,6 +52,10 @@ SDK_FAILURES = {
     "test_tracestate_key_illegal_vendor_format",
     "test_tracestate_key_length_limit",
 }
+#: What the API fails before it knows W3C Level 2's random flag (``TraceFlags.RANDOM_TRACE_ID``;
+#: not in opentelemetry-api 1.40.0, the floor cell's): the flag of an inbound traceparent is
+#: dropped, by the SDK's propagator and by otel_context's, which builds on it.
+API_FAILURES = set() if hasattr(TraceFlags, "RANDOM_TRACE_ID") else {"test_propagates_random_flag"}
 #: The harness has this many test cases (all run at STRICT_LEVEL 2, SPEC_LEVEL 2).
 HARNESS_TESTS = 41
 
@@ -151,6 +158,8 @@ def _start_zero_code(files: ServiceFiles) -> Service:
 
 
 def _run_against(app: str, tmp_path: Path, *, control: bool) -> HarnessRun:
+    if app == "flask":
+        skip_if_omitted("opentelemetry-instrumentation-flask")
     script = _harness_script()
     files = ServiceFiles.in_dir(tmp_path / "service")
     if app == ZERO_CODE:
@@ -164,7 +173,7 @@ def _run_against(app: str, tmp_path: Path, *, control: bool) -> HarnessRun:
     finally:
         returncode = service.stop()
     assert returncode == 0, service.stderr()
-    assert "Traceback" not in service.stderr()
+    assert "Traceback" not in without_known_upstream_tracebacks(service.stderr())
     return run
 
 
@@ -177,7 +186,7 @@ class TestW3CHarness:
         """
         run = _run_against(app, tmp_path, control=False)
         assert (run.ran, run.skipped) == (HARNESS_TESTS, 0), run.output
-        assert run.failed == set(), run.output
+        assert run.failed == API_FAILURES, run.output
         assert run.errors == set(), run.output
 
     @pytest.mark.parametrize("app", sorted(APPS))
@@ -187,5 +196,5 @@ class TestW3CHarness:
         """With the SDK's propagators the harness fails exactly the three tracestate cases."""
         run = _run_against(app, tmp_path, control=True)
         assert (run.ran, run.skipped) == (HARNESS_TESTS, 0), run.output
-        assert run.failed == SDK_FAILURES, run.output
+        assert run.failed == SDK_FAILURES | API_FAILURES, run.output
         assert run.errors == set(), run.output
