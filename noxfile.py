@@ -50,8 +50,6 @@ class Cell:
     omit: dict[str, str] = field(default_factory=dict)
     requirements: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
-    # extra pytest arguments, e.g. a warning filter for an old release's known warning
-    pytest_args: tuple[str, ...] = ()
 
 
 CELLS = (
@@ -82,20 +80,6 @@ CELLS = (
         # the floors are Flagsmith's pins (issue 17): its logging/OTel setup runs next to ours
         requirements=("flagsmith-common[otel]==3.16.0",),
         env={REQUIRED_ENV: "flagsmith-common"},
-        # The Flask instrumentation 0.61b0 reads flask.__version__ at import, which Flask 3.1
-        # deprecates (fixed in later contrib releases); the suite turns warnings into errors.
-        pytest_args=(
-            "-W",
-            "ignore:The '__version__' attribute is deprecated:DeprecationWarning",
-            # With the Flask instrumentation 0.61b0, a streamed body's end makes OTel log
-            # "Failed to detach context" (the ids on the lines are right; 0.63b1 and later are
-            # clean). Left to the Flask adapter's private-names work (issue 17, part 3).
-            "--deselect",
-            (
-                "tests/flask/test_flask.py::TestLifecycle::"
-                "test_a_streamed_body_carries_the_ids_under_a_stream_span[/stream]"
-            ),
-        ),
     ),
 )
 
@@ -132,7 +116,7 @@ def _test_session(cell: Cell) -> None:
         session.install("-c", str(CONSTRAINTS / f"{cell.name}.txt"), *requirements(cell))
         env = {OMIT_ENV: ",".join(sorted(cell.omit)), **cell.env}
         # the rest of the environment (CI, OTEL_CONTEXT_W3C_HARNESS, ...) passes through
-        pytest = ("python", "-m", "pytest", "-m", "not slow", "-q", *cell.pytest_args)
+        pytest = ("python", "-m", "pytest", "-m", "not slow", "-q")
         session.run(*pytest, *session.posargs, env=env)
 
 
