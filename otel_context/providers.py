@@ -326,12 +326,18 @@ def _bounded_shutdown(
     owned: Iterable[_Stoppable], exporters: Iterable[_Stoppable], timeout_s: float
 ) -> bool:
     deadline = time.monotonic() + timeout_s
+    owned = tuple(owned)
     threads = [
         threading.Thread(target=_quietly, args=(item,), name="otel_context-shutdown", daemon=True)
         for item in owned
     ]
-    for thread in threads:
-        thread.start()
+    try:
+        for thread in threads:
+            thread.start()
+    except RuntimeError:
+        # CPython 3.12.0 and 3.12.1 refuse new threads once interpreter shutdown has begun, so
+        # at exit (atexit) the bound cannot be kept with threads (python/cpython#113964).
+        return _shutdown_in_place(owned, exporters, deadline, threads)
     # Leave a fifth of the budget (at most a second) for the threads to end after the abort.
     if not _join(threads, deadline - min(1.0, timeout_s / 5)):
         _logger.warning("otel_context: export still retrying at shutdown; dropping what is queued")
@@ -339,6 +345,35 @@ def _bounded_shutdown(
             _quietly(exporter)  # sets the exporter's shutdown event: retries stop at once
         _join(threads, deadline)
     return not any(thread.is_alive() for thread in threads)
+
+
+def _shutdown_in_place(
+    owned: Iterable[_Stoppable],
+    exporters: Iterable[_Stoppable],
+    deadline: float,
+    threads: list[threading.Thread],
+) -> bool:
+    """Without new threads: flush what is queued in this thread, then shut down.
+
+    Nothing can interrupt an export from here, so the bound is the exporters' own timeout
+    (``OTEL_EXPORTER_OTLP_TIMEOUT``) rather than *deadline* when the collector is down; with the
+    collector up, the queue is delivered as with threads. Only at exit on CPython 3.12.0/3.12.1.
+    """
+    started = [thread for thread in threads if thread.ident is not None]
+    pending = [item for item, thread in zip(owned, threads, strict=True) if thread.ident is None]
+    for item in pending:
+        flush = getattr(item, "force_flush", None)
+        if flush is not None:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            try:
+                flush(remaining_ms)
+            except Exception:
+                _logger.exception("otel_context: flushing %r failed", item)
+    for exporter in exporters:
+        _quietly(exporter)  # retries stop at once; what is still queued is dropped
+    for item in pending:
+        _quietly(item)
+    return _join(started, deadline)
 
 
 def _join(threads: Iterable[threading.Thread], until: float) -> bool:

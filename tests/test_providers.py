@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 from otel_context import RecordClientSpans, conf, providers
 from otel_context.conf import ConfigurationError
 from otel_context.providers import Providers, configure_providers, shutdown_providers
-from tests.otlp_receiver import closed_port, fresh_global_providers
+from tests.otlp_receiver import closed_port, fresh_global_providers, http_receiver
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -468,6 +468,56 @@ class TestShutdownBound:
                 timeout_s=1, providers=Providers(failing, _logs.get_logger_provider(), (failing,))
             )
         assert "shutting down" in caplog.text
+
+    @pytest.fixture
+    def no_new_threads(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Shutdown threads refused as CPython 3.12.0/3.12.1 refuse them at exit (gh-113964)."""
+        start = threading.Thread.start
+
+        def refuse(thread: threading.Thread) -> None:
+            if thread.name == "otel_context-shutdown":
+                message = "can't create new thread at interpreter shutdown"
+                raise RuntimeError(message)
+            start(thread)
+
+        monkeypatch.setattr(threading.Thread, "start", refuse)
+
+    @pytest.mark.usefixtures("no_new_threads")
+    def test_without_new_threads_what_is_queued_is_still_delivered(
+        self, private: list[Providers]
+    ) -> None:
+        """At exit on Python 3.12.1 (no new threads): the queued spans still reach the receiver.
+
+        Before, the shutdown raised in its atexit hook and every span still queued was lost
+        (the demo's Celery worker exported none under Python 3.12.1).
+        """
+        with http_receiver() as (endpoint, received):
+            result = build(private, endpoint=endpoint)
+            tracer = result.tracer_provider.get_tracer("t")
+            for index in range(20):
+                with tracer.start_as_current_span(f"s{index}"):
+                    pass
+            assert shutdown_providers(timeout_s=5, providers=result)
+            names = {span.name for span in received.spans}
+        assert names == {f"s{index}" for index in range(20)}
+
+    @pytest.mark.usefixtures("no_new_threads")
+    def test_without_new_threads_collector_down_is_bounded_by_the_export_timeout(
+        self, private: list[Providers]
+    ) -> None:
+        """No new threads and a closed port: bounded by the exporter's timeout, no exception.
+
+        (Nothing can interrupt the export in the calling thread: the exporter's own timeout,
+        here 2 s, is the bound instead of shutdown's.)
+        """
+        result = build(private, endpoint=f"http://127.0.0.1:{closed_port()}", export_timeout_s=2)
+        tracer = result.tracer_provider.get_tracer("t")
+        for index in range(100):
+            with tracer.start_as_current_span(f"s{index}"):
+                pass
+        started = time.monotonic()
+        shutdown_providers(timeout_s=1, providers=result)
+        assert time.monotonic() - started < 2 + 1.5
 
     def test_without_providers_is_a_no_op(self) -> None:
         """Nothing configured: nothing to do, immediately."""
