@@ -3,13 +3,49 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from typing import Any
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from example.processes import broker_answers
+from example.runner import REPO_DIR
 from example.tasks import DEFAULT_BROKER_URL
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+#: The demo's summary line naming the quote request's trace.
+SUMMARY = re.compile(r"cross-service: trace (?P<trace>[0-9a-f]{32}):")
+
+
+def run_demo(
+    otlp_endpoint: str, demo_dir: Path, **env: str
+) -> tuple[subprocess.CompletedProcess[str], str | None]:
+    """``make demo``'s job, exporting to *otlp_endpoint*: (the process, its quote trace id).
+
+    The test's own ``OTEL_*`` environment is left out; *env* adds to the demo's.
+    """
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+        "EXAMPLE_DEMO_DIR": str(demo_dir),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+        **env,
+    }
+    demo = subprocess.run(
+        [sys.executable, "-m", "example.demo"],
+        cwd=REPO_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    match = SUMMARY.search(demo.stdout)
+    return demo, match["trace"] if match else None
 
 
 def require_a_broker() -> None:

@@ -9,10 +9,6 @@ their line, naming a span Jaeger stored, with severity and body from the line's 
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,17 +18,16 @@ import pytest
 
 from example.backend import attributes, running_backend
 from example.processes import PRICING_SERVICE, WEB_SERVICE, WORKER_SERVICE
-from example.runner import REPO_DIR, read_json_lines
+from example.runner import read_json_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from example.backend import Binaries
-from tests.integration._collector import require_a_broker, service_of
+from tests.integration._collector import require_a_broker, run_demo, service_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]  # a cold build: minutes
 
-SUMMARY = re.compile(r"cross-service: trace (?P<trace>[0-9a-f]{32}):")
 #: stanza's severity numbers for structlog's level names (the overlay maps them).
 SEVERITY_NUMBERS = {"info": 9, "warning": 13, "error": 17}
 
@@ -67,24 +62,9 @@ def tailed(go_binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> T
     demo_dir = directory / "demo"
     include = f"{demo_dir}/**/log.jsonl"
     with running_backend(go_binaries, directory / "backend", filelog_include=include) as backend:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-            "EXAMPLE_DEMO_DIR": str(demo_dir),
-            "OTEL_EXPORTER_OTLP_ENDPOINT": backend.otlp_endpoint,
-        }
-        demo = subprocess.run(
-            [sys.executable, "-m", "example.demo"],
-            cwd=REPO_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
-        match = SUMMARY.search(demo.stdout)
+        demo, trace_id = run_demo(backend.otlp_endpoint, demo_dir)
         assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-        assert match is not None
-        trace_id = match["trace"]
+        assert trace_id is not None
         lines = [
             line
             for path in sorted(demo_dir.glob("**/log.jsonl"))

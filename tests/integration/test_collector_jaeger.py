@@ -11,10 +11,7 @@ pipeline output (its file exporter).
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,11 +20,12 @@ import pytest
 
 from example.backend import running_backend
 from example.processes import PRICING_SERVICE, WEB_SERVICE, WORKER_SERVICE
-from example.runner import REPO_DIR, read_json_lines
+from example.runner import read_json_lines
 from tests.integration._collector import (
     events_of,
     parent_of,
     require_a_broker,
+    run_demo,
     service_of,
     spans_of,
     tags,
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]  # a cold build: minutes
 
 IDS = ("correlation.id", "user.id", "organisation.id", "project.id")
-SUMMARY = re.compile(r"cross-service: trace (?P<trace>[0-9a-f]{32}):")
 QUOTE_ROUTE = "quote"
 
 
@@ -79,24 +76,10 @@ def run(go_binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> Run:
     require_a_broker()
     directory: Path = tmp_path_factory.mktemp("collector-jaeger")
     with running_backend(go_binaries, directory / "backend") as backend:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-            "EXAMPLE_DEMO_DIR": str(directory / "demo"),
-            "OTEL_EXPORTER_OTLP_ENDPOINT": backend.otlp_endpoint,
-            "EXAMPLE_JAEGER_URL": backend.query_url,
-        }
-        demo = subprocess.run(
-            [sys.executable, "-m", "example.demo"],
-            cwd=REPO_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
+        demo, trace_id = run_demo(
+            backend.otlp_endpoint, directory / "demo", EXAMPLE_JAEGER_URL=backend.query_url
         )
-        match = SUMMARY.search(demo.stdout)
-        assert match is not None, demo.stdout[-3000:] + demo.stderr[-3000:]
-        trace_id = match["trace"]
+        assert trace_id is not None, demo.stdout[-3000:] + demo.stderr[-3000:]
         trace = backend.wait_for_trace(trace_id, services=3)
         assert trace is not None, backend.jaeger.output()[-3000:]
         records = _wait_for_records(backend, trace_id)
