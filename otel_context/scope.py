@@ -223,6 +223,12 @@ def span_fields(span: object) -> Fields:
 
     ``trace_sampled`` is the sampled flag of the span context: ``False`` means the trace is not
     exported (the log line is all there is of it). Nothing for an invalid span.
+
+    A span this service does not record (a ``NonRecordingSpan``: no SDK provider, or the
+    sampler dropped it) has ``trace_sampled`` ``False``: this service stored nothing of the
+    trace, whatever the caller's flag says. If it is the caller's span (remote: no provider
+    started one here), its ``span_id`` is the caller's, so it is left out; the ``trace_id``
+    still joins the caller's lines (issue 21). Computed once per span: processors cache it.
     """
     kind = type(span)
     if kind not in _SPAN_TYPES:
@@ -232,6 +238,12 @@ def span_fields(span: object) -> Fields:
     ctx = cast("trace.Span", span).get_span_context()
     if not ctx.is_valid:
         return {}
+    if isinstance(span, trace.NonRecordingSpan):
+        fields: Fields = {attributes.TRACE_ID: f"{ctx.trace_id:032x}"}
+        if not ctx.is_remote:
+            fields[attributes.SPAN_ID] = f"{ctx.span_id:016x}"
+        fields[attributes.TRACE_SAMPLED] = False
+        return fields
     return {
         attributes.TRACE_ID: f"{ctx.trace_id:032x}",
         attributes.SPAN_ID: f"{ctx.span_id:016x}",

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from otel_context import _private
+from otel_context import _default_providers, _private
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
@@ -101,6 +101,8 @@ def _install_hooks(**instrument_kwargs: Any) -> None:
 def _guarded(call: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     @functools.wraps(call)
     def __call__(self: Any, request: Any) -> Any:  # noqa: N807 - it replaces __call__
+        if _default_providers.armed:  # the first request: before the server span starts
+            _default_providers.set_up()
         try:
             return call(self, request)
         except BaseException as error:  # CancelledError: an ASGI client disconnect
@@ -259,5 +261,6 @@ def post_instrument() -> None:
             _install_guard()
             _install_middleware()
         django_tasks.instrument()
+        _default_providers.arm()
     except Exception:
         _logger.exception("otel_context: zero-code set-up failed; Django requests have no ids")
