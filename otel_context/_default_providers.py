@@ -31,11 +31,12 @@ from typing import Any, Final
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_context.conf import ConfigurationError, get_config, startup_option
 from otel_context.providers import HTTP_PROTOBUF, configure_providers
 from otel_context.sampling import sampler_from_env
+from otel_context.scope import set_unexported
 
 _logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -62,12 +63,13 @@ def set_up() -> None:
     global armed  # noqa: PLW0603
     with _lock:
         if not armed:
-            return
-        armed = False
+            return  # another thread decided while this one waited
         try:
             _set_up()
         except Exception:
             _logger.exception("otel_context: setting up the OpenTelemetry SDK failed")
+        finally:
+            armed = False  # only now: concurrent first requests wait for the provider
 
 
 def _set_up() -> None:
@@ -83,11 +85,21 @@ def _set_up() -> None:
             where = f"nowhere: {exc}"
             options = None
     if options is None:
-        provider = TracerProvider(
+        provider = _NoExportTracerProvider(
             resource=Resource.create(), sampler=sampler_from_env(), shutdown_on_exit=False
         )
         trace.set_tracer_provider(provider)
+        set_unexported(provider.resource)  # its lines say trace_sampled false
     _announce(where)
+
+
+class _NoExportTracerProvider(TracerProvider):
+    """The SDK's provider, exporting nothing until a span processor is added to it."""
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        """Add *span_processor*: from now on this provider's spans may be exported."""
+        set_unexported(None)
+        super().add_span_processor(span_processor)
 
 
 def _env(name: str) -> str:
