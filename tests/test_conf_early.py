@@ -73,8 +73,7 @@ class TestReadBeforeSettings:
     def test_the_provisional_configuration_is_the_environment_one(self) -> None:
         """Before the settings, what the environment and keywords say; nothing is cached."""
         result = _run(
-            "assert get_config().trace_response_header is None\n"
-            "assert get_config() is get_config()"
+            "assert get_config().trace_response_header is None\nassert get_config() is get_config()"
         )
         assert result.stdout.splitlines()[-1] == EXPECTED
 

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import requests
@@ -31,89 +31,30 @@ from example.runner import (
     ServiceFiles,
     listening_socket,
     service_env,
-    start_server,
     stop_process,
     wait_until_ready,
 )
 from tests._upstream import without_known_upstream_tracebacks
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from tests.integration._startproject import (
+    BIN,
+    gunicorn_command,
+    log_lines,
+    make_project,
+    project_env,
+    serving,
+)
 
 pytestmark = pytest.mark.integration
 
-BIN = Path(sys.executable).parent
 REQUESTS = 40
 LINES_PER_REQUEST = 2
 ANNOUNCEMENT = "otel_context: no OpenTelemetry TracerProvider was set"
-
-QUICKSTART = """
-INSTALLED_APPS = [*INSTALLED_APPS, "otel_context"]  # the Quickstart
-
-import structlog
-from otel_context import StructlogOTelProcessor
-
-structlog.configure(
-    processors=[
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        StructlogOTelProcessor(),  # before the renderer
-        structlog.processors.TimeStamper(fmt="iso"),
-        structlog.processors.JSONRenderer(),
-    ],
-    logger_factory=structlog.WriteLoggerFactory(),  # one write per line, whole lines
-)
-"""
-
-URLS = """
-import structlog
-from django.http import HttpResponse
-from django.urls import path
-
-log = structlog.get_logger()
-
-
-def healthz(request):
-    return HttpResponse("ok")
-
-
-def hello(request):
-    log.info("hello.started")
-    log.info("hello.served", path=request.path)
-    return HttpResponse("hello")
-
-
-urlpatterns = [path("healthz", healthz), path("hello/", hello)]
-"""
-
-#: What the servers inherit that could set a provider or an exporter: cleared ("" is unset).
-CLEAN_ENV = {
-    "DJANGO_SETTINGS_MODULE": "mysite.settings",
-    "OTEL_CONTEXT_SET_UP_PROVIDERS": "",
-    "OTEL_CONTEXT_SPAN_FILE": "",
-    "OTEL_TRACES_EXPORTER": "",
-    "OTEL_EXPORTER_OTLP_ENDPOINT": "",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "",
-}
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``django-admin startproject mysite`` plus the Quickstart, and a view that logs."""
-    directory = tmp_path_factory.mktemp("startproject")
-    subprocess.run(
-        [str(BIN / "django-admin"), "startproject", "mysite", str(directory)],
-        check=True,
-        timeout=60,
-    )
-    settings = directory / "mysite" / "settings.py"
-    settings.write_text(settings.read_text() + QUICKSTART)
-    (directory / "mysite" / "urls.py").write_text(URLS)
-    return directory
-
-
-def _env(project: Path, **extra: str) -> dict[str, str]:
-    return {**CLEAN_ENV, "PYTHONPATH": str(project), **extra}
+    return make_project(tmp_path_factory.mktemp("startproject"))
 
 
 def _traceparent() -> tuple[str, str, str]:
@@ -136,13 +77,9 @@ def _send(base_url: str) -> list[dict[str, Any]]:
         return list(pool.map(one, range(REQUESTS)))
 
 
-def _log_lines(output: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith('{"')]
-
-
 def check_lines(output: str, sent: list[dict[str, Any]], *, sampled: bool = False) -> None:
     """Every request's lines: one trace id, a span id of this service, a truthful flag."""
-    lines = [line for line in _log_lines(output) if line.get("event", "").startswith("hello.")]
+    lines = [line for line in log_lines(output) if line.get("event", "").startswith("hello.")]
     assert len(lines) == REQUESTS * LINES_PER_REQUEST, output[-3000:]
     by_cid: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
@@ -172,38 +109,14 @@ def check_announced(output: str, processes: int) -> None:
     assert "Overriding of current TracerProvider" not in clean
 
 
-def _gunicorn(project: Path, *options: str) -> list[str]:
-    return [
-        str(BIN / "gunicorn"),
-        "mysite.wsgi:application",
-        f"--chdir={project}",
-        "--worker-class=gthread",
-        "--workers=2",
-        "--threads=4",
-        "--bind=fd://{fd}",
-        "--no-control-socket",
-        *options,
-    ]
-
-
-@contextlib.contextmanager
-def serving(command: list[str], files: ServiceFiles, env: dict[str, str]) -> Iterator[Service]:
-    service = start_server(command, files, env)
-    try:
-        wait_until_ready(service, 30)
-        yield service
-    finally:
-        service.stop()
-
-
 @pytest.mark.parametrize("preload", [False, True], ids=["fork", "preload"])
 def test_gunicorn_gthread_workers_get_their_own_spans(
     project: Path, tmp_path: Path, preload: bool
 ) -> None:
     """2 workers x 4 threads: each worker sets up its provider at its first request."""
     files = ServiceFiles.in_dir(tmp_path)
-    command = _gunicorn(project, *(["--preload"] if preload else []))
-    with serving(command, files, _env(project)) as service:
+    command = gunicorn_command(project, *(["--preload"] if preload else []))
+    with serving(command, files, project_env(project)) as service:
         sent = _send(service.base_url)
     output = service.stderr()
     check_lines(output, sent)
@@ -220,7 +133,7 @@ def test_uvicorn(project: Path, tmp_path: Path) -> None:
         f"--app-dir={project}",
         "--no-access-log",
     ]
-    with serving(command, files, _env(project)) as service:
+    with serving(command, files, project_env(project)) as service:
         sent = _send(service.base_url)
     output = service.stderr()
     check_lines(output, sent)
@@ -231,15 +144,15 @@ def test_gunicorn_with_a_span_file_exports_and_says_sampled(project: Path, tmp_p
     """An exporter configured (SPAN_FILE): spans are written, lines say trace_sampled true."""
     files = ServiceFiles.in_dir(tmp_path)
     span_file = tmp_path / "spans.jsonl"
-    env = _env(project, OTEL_CONTEXT_SPAN_FILE=str(span_file))
-    with serving(_gunicorn(project), files, env) as service:
+    env = project_env(project, OTEL_CONTEXT_SPAN_FILE=str(span_file))
+    with serving(gunicorn_command(project), files, env) as service:
         sent = _send(service.base_url)
     output = service.stderr()
     check_lines(output, sent, sampled=True)
     assert f"spans are exported to {span_file}" in output
     spans = [json.loads(line) for line in span_file.read_text().splitlines()]
     exported = {span["context"]["span_id"].removeprefix("0x") for span in spans}
-    logged = {line["span_id"] for line in _log_lines(output) if "span_id" in line}
+    logged = {line["span_id"] for line in log_lines(output) if "span_id" in line}
     assert logged <= exported, "every logged span id is an exported span"
 
 
@@ -281,7 +194,7 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 def test_runserver_with_autoreload(project: Path, tmp_path: Path) -> None:
     """The autoreloader's parent never serves: only the child sets up a provider, once."""
     files = ServiceFiles.in_dir(tmp_path)
-    service = _runserver(project, files, _env(project))
+    service = _runserver(project, files, project_env(project))
     try:
         sent = _send(service.base_url)
     finally:
