@@ -327,13 +327,26 @@ _early_reads: dict[str, object] = {}
 _overrides: dict[str, object] = {}
 
 
+#: ``(django.conf.settings, django.utils.functional.empty)`` once imported.
+_django: list[tuple[Any, object]] = []
+
+
 def _settings_configured() -> bool:
-    """Whether Django's settings are configured (always, without Django)."""
-    try:
-        from django.conf import settings  # noqa: PLC0415 - the core must not need Django
-    except ImportError:  # pragma: no cover - Django is a dependency
-        return True
-    return bool(settings.configured)
+    """Whether Django's settings are configured (always, without Django).
+
+    Asked on every :func:`get_config` while they are not (e.g. in a Flask process), so it
+    reads ``settings.configured`` the way that property does, without ``LazyObject``'s
+    Python-level ``__getattribute__`` (and imports once).
+    """
+    if not _django:
+        try:
+            from django.conf import settings  # noqa: PLC0415 - the core must not need Django
+            from django.utils.functional import empty  # noqa: PLC0415
+        except ImportError:  # pragma: no cover - Django is a dependency
+            return True
+        _django.append((settings, empty))
+    settings, empty = _django[0]
+    return object.__getattribute__(settings, "_wrapped") is not empty
 
 
 def get_config() -> Config:
