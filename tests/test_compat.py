@@ -135,7 +135,7 @@ class TestMatrixPins:
 
 
 def _readme_table(marker: str) -> list[list[str]]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "versions.md").read_text(encoding="utf-8")
     table = text.split(f"<!-- {marker}", 1)[1].split("\n\n", 1)[0]
     rows = [line for line in table.splitlines() if line.startswith("|")][2:]
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]

@@ -1,4 +1,5 @@
-"""The README's settings table is the configuration in otel_context/conf.py."""
+"""The settings table (docs/settings.md) is the configuration in otel_context/conf.py; the README
+starts with the two set-up commands."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from pathlib import Path
 
 from otel_context.conf import OPTIONS
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+SETTINGS = ROOT / "docs" / "settings.md"
 ROW = re.compile(
     r"^\| `(?P<name>[A-Z_]+)` \| `(?P<env>[A-Z_]+)` \| (?P<default>.*?) \| (?P<doc>.*) \|$"
 )
 
 
 def _table_rows() -> dict[str, dict[str, str]]:
-    text = README.read_text(encoding="utf-8")
+    text = SETTINGS.read_text(encoding="utf-8")
     table = text.split("<!-- settings-table", 1)[1].split("\n\n", 1)[0]
     return {m["name"]: m.groupdict() for line in table.splitlines() if (m := ROW.match(line))}
 
