@@ -1,5 +1,4 @@
-"""The settings table (docs/settings.md) is the configuration in otel_context/conf.py; the README
-starts with the two set-up commands."""
+"""The settings table (docs/settings.md) is the configuration in otel_context/conf.py."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ from pathlib import Path
 from otel_context.conf import OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 SETTINGS = ROOT / "docs" / "settings.md"
 ROW = re.compile(
     r"^\| `(?P<name>[A-Z_]+)` \| `(?P<env>[A-Z_]+)` \| (?P<default>.*?) \| (?P<doc>.*) \|$"
@@ -33,11 +31,6 @@ class TestSettingsTable:
         for option in OPTIONS:
             assert rows[option.name]["env"] == option.env_var
             assert rows[option.name]["doc"] == option.doc
-
-    def test_starts_with_the_two_commands(self) -> None:
-        """The first commands a newcomer sees are make demo and make test."""
-        commands = re.findall(r"^make (\w+)", README.read_text(encoding="utf-8"), re.MULTILINE)
-        assert commands[:2] == ["demo", "test"]
 
     def test_scalar_defaults_match(self) -> None:
         """Booleans, numbers and strings show the code's default."""
