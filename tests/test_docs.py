@@ -17,11 +17,12 @@ import json
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests._markdown import README, ROOT, Block, blocks, markdown_files
+from tests._markdown import README, ROOT, Block, blocks, markdown_files, marked_block
 
 ALL_BLOCKS = [block for path in markdown_files() for block in blocks(path)]
 #: Programs a shell block may run: the README's own, Python's and the servers it documents.
@@ -144,3 +145,54 @@ class TestReadmeFrontDoor:
         for page in sorted((ROOT / "docs").glob("*.md")):
             if page.name != "index.md":
                 assert f"docs/{page.name}" in readme or f"\n{page.stem}\n" in index, page.name
+
+
+#: Runs the README's settings block with stdout recording each write() call, then logs a
+#: structlog event and a stdlib record; prints the calls as JSON on the real stdout.
+_WRITES = """
+import json, logging.config, sys
+import structlog
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+    def write(self, text):
+        self.calls.append(text)
+        return len(text)
+    def flush(self):
+        pass
+
+real, sys.stdout = sys.stdout, Recorder()
+INSTALLED_APPS = ["django.contrib.auth"]
+exec(compile(sys.argv[1], "README.md quickstart-settings", "exec"))
+logging.config.dictConfig(LOGGING)
+structlog.get_logger().info("flags.evaluated", count=3)
+logging.getLogger("mysite.views").info("flags served")
+real.write(json.dumps(sys.stdout.calls))
+"""
+
+
+class TestQuickstartLogging:
+    def test_each_line_is_written_in_one_call(self) -> None:
+        """structlog's and stdlib's lines each reach stdout in one ``write()``, never split.
+
+        structlog's default ``PrintLogger`` writes the message and the newline in two calls;
+        with several workers (or threads, next to stdlib's handler) on one stdout, another
+        line lands between them: glued lines (issue 21). The Quickstart must not do that.
+        """
+        settings = marked_block(README, "quickstart-settings").code
+        result = subprocess.run(
+            [sys.executable, "-c", _WRITES, settings],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        calls = [call for call in json.loads(result.stdout) if call]
+        assert len(calls) == 2, calls
+        for call in calls:
+            assert call.endswith("\n"), calls
+            assert call.count("\n") == 1, calls
+            assert isinstance(json.loads(call), dict), call
+        assert [json.loads(call)["event"] for call in calls] == ["flags.evaluated", "flags served"]
