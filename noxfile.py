@@ -32,10 +32,13 @@ OMIT_ENV = "OTEL_CONTEXT_TEST_OMIT"
 REQUIRED_ENV = "OTEL_CONTEXT_REQUIRED_PACKAGES"
 CI = os.environ.get("CI", "").strip().lower() == "true"
 
-# The main cell runs the linters and type checker (make lint) and builds the release (make dist);
-# matrix cells only run the tests, so they leave these out of the dev extra.
+# The main cell runs the linters and type checker (make lint), builds the docs (make docs) and
+# the release (make dist); matrix cells only run the tests, so they leave these out of dev.
 NOT_FOR_TESTS = frozenset(
-    {"ruff", "mypy", "django-stubs", "types-requests", "types-pyyaml", "nox", "build", "twine"}
+    {
+        *("ruff", "mypy", "django-stubs", "types-requests", "types-pyyaml"),
+        *("nox", "build", "twine", "sphinx", "myst-parser"),
+    }
 )
 
 

@@ -35,7 +35,7 @@ from otel_context.conf import ConfigurationError, build_config
 #: 836 files on a loaded 2-core machine), so at most ~0.7 s. Beyond, run the catalogue command.
 MAX_CHECK_FILES = 2000
 
-ASGI_HINT = "pip install 'otel-context[asgi]' (it brings opentelemetry-instrumentation-asgi)."
+ASGI_HINT = compat.install_hint("opentelemetry-instrumentation-asgi", "asgi") + "."
 OTEL_MIDDLEWARE = (
     "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 )

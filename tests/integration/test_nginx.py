@@ -1,6 +1,6 @@
 """nginx in front of the example service: ``example/deploy/nginx.conf`` run for real.
 
-The app (gunicorn) runs as the README's "Deployments" section says an app behind this proxy
+The app (gunicorn) runs as docs/deployments.md says an app behind this proxy
 should: ``OTEL_CONTEXT_TRUST_CORRELATION_ID=true`` and
 ``OTEL_CONTEXT_TRUSTED_NETWORKS=127.0.0.1/32`` from the environment (the example's
 ``OTEL_CONTEXT`` setting names neither, so the environment decides), and
