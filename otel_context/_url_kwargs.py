@@ -100,13 +100,14 @@ class UrlKwargs(dict[str, UrlKwargRule]):
     (a scoped key has an ``@`` no kwarg has). :meth:`for_route` gives one route's rules.
     """
 
-    __slots__ = ("_cache", "scoped")
+    __slots__ = ("cache", "scoped")
 
     def __init__(self, rules: Mapping[str, UrlKwargRule], scoped: tuple[ScopedRule, ...]) -> None:
         super().__init__(rules)
         #: The route-scoped rules, in configured order; empty: every rule is unscoped.
         self.scoped = scoped
-        self._cache: dict[Hashable, Mapping[str, UrlKwargRule]] = {}
+        #: Route key -> its rules, filled by :meth:`for_route`.
+        self.cache: dict[Hashable, Mapping[str, UrlKwargRule]] = {}
 
     def for_route(
         self, key: Hashable, describe: Callable[[Hashable], Route]
@@ -117,11 +118,11 @@ class UrlKwargs(dict[str, UrlKwargRule]):
             key: Identifies the route: equal keys must describe the same route.
             describe: Builds the :class:`Route` for *key*.
         """
-        rules = self._cache.get(key)
+        rules = self.cache.get(key)
         if rules is None:
             rules = self.resolve(describe(key))
-            if len(self._cache) < CACHE_SIZE:
-                self._cache[key] = rules
+            if len(self.cache) < CACHE_SIZE:
+                self.cache[key] = rules
         return rules
 
     def resolve(self, route: Route) -> Mapping[str, UrlKwargRule]:

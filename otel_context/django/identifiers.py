@@ -123,12 +123,12 @@ class DjangoIdentifiers:
     def _url_rules(self) -> Mapping[str, UrlKwargRule]:
         """``URL_KWARGS`` on this request's route: a dict lookup once the route was seen."""
         rules = self.config.url_kwargs
-        match: ResolverMatch | None = getattr(self.request, "resolver_match", None)
+        match: ResolverMatch | None = self.request.resolver_match
         if not rules.scoped or match is None:
             return rules
-        return rules.for_route(
-            (match.route, match.url_name, match.namespace, match.func), describe_route
-        )
+        key = (match.route, match.url_name, match.namespace, match.func)
+        found = rules.cache.get(key)  # for_route's hit path, inlined: this runs per request
+        return found if found is not None else rules.for_route(key, describe_route)
 
     def _resolve(self, names: tuple[str, ...]) -> dict[str, object]:
         return run_resolvers(names, self.config.resolvers, self.request) if names else {}
