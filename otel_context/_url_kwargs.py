@@ -9,6 +9,9 @@ detail route's id ``pk``; a scoped key tells the tenant's ``pk`` from a site's. 
 - ``view:myapp.views.TenantViewSet``: the view's dotted path (a DRF viewset's class);
 - ``route:api/tenants/*``: the route pattern, as Django reports it (``resolver_match.route``).
 
+Under Flask a route's name is its endpoint (``api.tenant_detail``: no namespace) and its
+pattern the rule (``/tenants/<int:pk>``).
+
 ``*`` matches any run of characters; nothing else is special. On one route a scoped rule beats
 the kwarg's unscoped rule, and among scoped rules the first in the mapping wins. Which rules
 apply to a route is worked out once per route and cached: a request pays a dict lookup.
@@ -134,6 +137,17 @@ class UrlKwargs(dict[str, UrlKwargRule]):
                 rules[scoped.kwarg] = scoped.rule
                 chosen.add(scoped.kwarg)
         return rules
+
+
+def view_path(view: object) -> str:
+    """Dotted path of a routed *view*: a class-based view's or DRF viewset's class, or itself.
+
+    DRF views and viewsets carry their class as ``cls``, Django's and Flask's class-based views
+    as ``view_class``.
+    """
+    view = getattr(view, "cls", None) or getattr(view, "view_class", None) or view
+    name = getattr(view, "__name__", None) or type(view).__name__
+    return f"{getattr(view, '__module__', '')}.{name}"
 
 
 def as_url_kwargs(value: object, option: str) -> UrlKwargs:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.utils.functional import LazyObject, empty
 
-from otel_context._url_kwargs import Route
+from otel_context._url_kwargs import Route, view_path
 from otel_context.attributes import USER_ID
 from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
 from otel_context.scope import RESOLVER, coerce
@@ -137,8 +137,4 @@ class DjangoIdentifiers:
 def describe_route(key: Hashable) -> Route:
     """The :class:`Route` of a ``(route, url_name, namespace, func)`` key (once per route)."""
     pattern, url_name, namespace, func = cast("tuple[str | None, str | None, str, object]", key)
-    # DRF views and viewsets carry their class as ``cls``, Django's class-based views as
-    # ``view_class``; a function view is its own
-    view = getattr(func, "cls", None) or getattr(func, "view_class", None) or func
-    name = getattr(view, "__name__", None) or type(view).__name__
-    return Route(url_name, namespace, pattern or "", f"{getattr(view, '__module__', '')}.{name}")
+    return Route(url_name, namespace, pattern or "", view_path(func))
