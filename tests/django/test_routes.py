@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.core import checks
 from django.test import Client
 
 from tests.testapp import routes
@@ -102,3 +103,24 @@ class TestRouteScopedUrlKwargs:
 
         assert "tenant.id" not in response.json()["identifiers"]
         assert all("tenant.id" not in event for event in events)
+
+
+class TestMalformedRouteScope:
+    @pytest.mark.parametrize(
+        ("key", "fragment"),
+        [
+            ("pk@", "the name after '@' is empty"),
+            ("@tenant-*", "URL kwarg name before '@'"),
+            ("pk@view:myapp/views", "is not a dotted path"),
+        ],
+    )
+    def test_is_an_e002_message_naming_the_entry(
+        self, settings: Any, key: str, fragment: str
+    ) -> None:
+        """``manage.py check`` reports a malformed route scope as E002, naming option and key."""
+        settings.OTEL_CONTEXT = {"URL_KWARGS": {key: "tenant.id"}}
+        messages = [m for m in checks.run_checks() if m.id == "otel_context.E002"]
+
+        assert len(messages) == 1
+        assert f"OTEL_CONTEXT['URL_KWARGS'][{key!r}]" in messages[0].msg
+        assert fragment in messages[0].msg
