@@ -121,7 +121,10 @@ class UrlKwargs(dict[str, UrlKwargRule]):
             key: Identifies the route: equal keys must describe the same route.
             describe: Builds the :class:`Route` for *key*.
         """
-        rules = self.cache.get(key)
+        try:
+            rules = self.cache.get(key)
+        except TypeError:  # an unhashable view callable: resolved on every request instead
+            return self.resolve(describe(key))
         if rules is None:
             rules = self.resolve(describe(key))
             if len(self.cache) < CACHE_SIZE:

@@ -122,8 +122,7 @@ def _url_rules(rules: UrlKwargs) -> Mapping[str, UrlKwargRule]:
     if not rules.scoped or rule is None:
         return rules
     key = (rule.rule, rule.endpoint, flask.current_app.view_functions.get(rule.endpoint))
-    found = rules.cache.get(key)
-    return found if found is not None else rules.for_route(key, _describe_route)
+    return rules.for_route(key, _describe_route)
 
 
 def _describe_route(key: Hashable) -> Route:

@@ -148,3 +148,10 @@ class TestForRoute:
         assert rules.for_route("k", describe) is first
         assert described == ["k"]
         assert first == {"pk": "tenant.id"}
+
+    def test_an_unhashable_route_key_is_resolved_uncached(self) -> None:
+        """A view callable that cannot be hashed still gets its route's rules, every time."""
+        rules = _parse({"pk@tenant-*": "tenant.id"})
+        key = ("api/tenants/<pk>/", "tenant-detail", "api", [])  # a list: unhashable
+        assert rules.for_route(key, lambda _: TENANT) == {"pk": "tenant.id"}
+        assert rules.cache == {}

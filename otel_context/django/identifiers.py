@@ -127,7 +127,10 @@ class DjangoIdentifiers:
         if not rules.scoped or match is None:
             return rules
         key = (match.route, match.url_name, match.namespace, match.func)
-        found = rules.cache.get(key)  # for_route's hit path, inlined: this runs per request
+        try:
+            found = rules.cache.get(key)  # for_route's hit path, inlined: this runs per request
+        except TypeError:
+            found = None  # an unhashable view callable: for_route resolves it uncached
         return found if found is not None else rules.for_route(key, describe_route)
 
     def _resolve(self, names: tuple[str, ...]) -> dict[str, object]:

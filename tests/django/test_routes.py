@@ -95,6 +95,14 @@ class TestRouteScopedUrlKwargs:
         assert (tenant.get("tenant.id"), tenant.get("object.id")) == ("7", None)
         assert (device.get("tenant.id"), device.get("object.id")) == (None, "4")
 
+    def test_a_view_that_cannot_be_a_cache_key_still_gets_its_rules(
+        self, events: list[dict[str, object]]
+    ) -> None:
+        """An unhashable view object: its route's rules are worked out on every request."""
+        for _ in range(2):
+            response = Client().get("/unhashable/8/")
+            assert response.json()["identifiers"]["tenant.id"] == "8"
+
     def test_a_tenant_id_in_inbound_baggage_is_dropped(
         self, events: list[dict[str, object]]
     ) -> None:

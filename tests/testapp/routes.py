@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import include, path, re_path
 from rest_framework import routers, viewsets
 from rest_framework.permissions import AllowAny
@@ -79,6 +79,18 @@ class EnvironmentViewSet(_Logged):
     resource = "environment"
 
 
+class UnhashableView:
+    """A callable view object that cannot be a cache key (it defines ``__eq__`` only)."""
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, request: Any, pk: str) -> HttpResponse:
+        return JsonResponse({"identifiers": otel_context.get_identifiers()})
+
+
 def healthz(request: Any) -> HttpResponse:
     """Readiness probe of the integration servers."""
     return HttpResponse("ok")
@@ -103,5 +115,6 @@ api = [
 ]
 urlpatterns = [
     path("healthz", healthz),
+    path("unhashable/<pk>/", UnhashableView(), name="tenant-unhashable"),
     path("api/", include((api, "api"))),
 ]
