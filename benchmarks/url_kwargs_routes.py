@@ -6,7 +6,7 @@ and ``pk``): today's unscoped keys only, and the same plus the scoped ``pk@…``
 ``tests.testapp.routes``. It times, alternating the two, (1) the URL-kwarg step of
 ``process_view`` (:meth:`DjangoIdentifiers.on_view`) and (2) a whole request through the
 Django test client with DjangoInstrumentor and otel_context, and prints the medians.
-``--instructions`` counts CPU instructions with valgrind's callgrind instead (a run with N
+``--instructions [CONFIG…]`` counts CPU instructions with valgrind's callgrind instead (a run with N
 calls minus a run with none, divided by N): unlike time, unmoved by other load.
 """
 
@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 PATH = "/api/organisations/3/projects/5/"
 #: Today's way to get project.id from this route's ``pk``: tags every other route's ``pk`` too.
 UNSCOPED = {"organisation_pk": "organisation.id", "project_pk": "project.id", "pk": "project.id"}
+#: The scoped keys' attributes under unscoped keys: as many identifier keys, no route scope.
+SAME_KEYS = {
+    **UNSCOPED,
+    "tenant_pk": "tenant.id",
+    "site_pk": "site.id",
+    "environment_pk": {"lookup": "tests.testapp.routes.environment_ids"},
+}
 ROUNDS = 15
 
 
@@ -130,33 +137,37 @@ def main() -> None:
 
 
 def _worker(config: str, step: str, number: int) -> None:
-    """Set up, warm *step* up under *config*, then run it *number* times (under callgrind)."""
+    """Set up and warm up every step under *config*, then run *step* *number* times.
+
+    The set-up is the same whatever *step* is, so one run with no calls is every step's base.
+    """
     _setup()
+    from django.test import Client  # noqa: PLC0415
+
     from tests.testapp.routes import URL_KWARGS  # noqa: PLC0415
 
-    url_kwargs = UNSCOPED if config == "unscoped" else {**UNSCOPED, **URL_KWARGS}
-    if step == "request":
-        from django.test import Client  # noqa: PLC0415
-
-        _configure(url_kwargs)
-        call = _request(Client())
-    else:
-        call = _on_view_step(url_kwargs)[step == "rules"]
-    for _ in range(200):
-        call()
+    url_kwargs = {
+        "unscoped": UNSCOPED,
+        "same_keys": SAME_KEYS,
+        "scoped": {**UNSCOPED, **URL_KWARGS},
+    }[config]
+    _on_view, rules = _on_view_step(url_kwargs)
+    calls = {"rules": rules, "request": _request(Client())}
+    for call in calls.values():
+        for _ in range(200):
+            call()
     for _ in range(number):
-        call()
+        calls[step]()
 
 
 _COLLECTED = re.compile(r"Collected : (\d+)")
 #: Calls per counted run, by step.
-COUNTS = {"rules": 20_000, "on_view": 5_000, "request": 300}
+COUNTS = {"rules": 20_000, "request": 300}
 
 
 def _instructions(config: str, step: str, number: int) -> int:
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
-    command += ["-m", __spec__.name if __spec__ else "benchmarks.url_kwargs_routes"]
-    command += ["worker", config, step, str(number)]
+    command += ["-m", "benchmarks.url_kwargs_routes", "worker", config, step, str(number)]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     found = _COLLECTED.search(done.stderr)
@@ -166,17 +177,24 @@ def _instructions(config: str, step: str, number: int) -> int:
 
 
 def instructions() -> None:
-    """Print instructions per call of each step for both configurations."""
+    """Print instructions per call of each step per configuration (3 runs at a time).
+
+    ``same_keys`` names the scoped keys' attributes with unscoped keys: ``scoped`` minus
+    ``same_keys`` is what the route scope costs, beyond what naming more identifiers costs.
+    """
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    configs = sys.argv[2:] or ["unscoped", "same_keys", "scoped"]
+    runs = [(config, step, n) for config in configs for step, n in COUNTS.items()]
+    runs += [(config, "rules", 0) for config in configs]
+    with ThreadPoolExecutor(3) as pool:
+        counts = dict(zip(runs, pool.map(lambda run: _instructions(*run), runs), strict=True))
     for step, number in COUNTS.items():
         per_call = {
-            config: (_instructions(config, step, number) - _instructions(config, step, 0)) / number
-            for config in ("unscoped", "scoped")
+            config: (counts[config, step, number] - counts[config, "rules", 0]) / number
+            for config in configs
         }
-        print(
-            f"{step}: unscoped {per_call['unscoped']:.0f}, scoped {per_call['scoped']:.0f}"
-            f" instructions, difference {per_call['scoped'] - per_call['unscoped']:+.0f}"
-            f" ({per_call['scoped'] / per_call['unscoped']:.4f}x)"
-        )
+        print(f"{step}: " + ", ".join(f"{c} {n:.0f}" for c, n in per_call.items()))
 
 
 if __name__ == "__main__":
