@@ -93,8 +93,8 @@ def fit_entries(
     nothing is encoded: the usual handful of short entries costs one pass over the lengths.
     """
     if len(entries) <= max_members:
-        worst = sum(len(str(k)) + len(str(v)) for k, v in entries.items()) * _WORST_CASE_GROWTH
-        if worst + 2 * len(entries) <= max_bytes:
+        raw = len("".join(entries)) + len("".join(map(str, entries.values())))
+        if raw * _WORST_CASE_GROWTH + 2 * len(entries) <= max_bytes:
             return dict(entries), 0
     kept: dict[str, object] = {}
     length = -1  # the first member has no comma before it
