@@ -23,6 +23,7 @@ import requests
 
 from example.app import demo_data
 from tests._servers import read_json_lines, running_gunicorn, running_uvicorn
+from tests.integration._baggage import members, sized
 from tests.integration._load import PROJECT_PATH, TIMEOUT
 
 if TYPE_CHECKING:
@@ -34,23 +35,6 @@ pytestmark = pytest.mark.integration
 
 QUOTE_PATH = "/api/v1/organisations/1/projects/1/quote/"
 IDENTIFIERS = ["correlation.id", "user.id", "organisation.id", "project.id"]
-
-
-def members(count: int) -> str:
-    """``m.0=v,m.1=v,...``: *count* members the app keeps (``m.*`` is allowed)."""
-    return ",".join(f"m.{n}=v" for n in range(count))
-
-
-def sized(size: int) -> str:
-    """A header of exactly *size* bytes in ``m.*`` members, each value within 256 characters."""
-    parts: list[str] = []
-    while size - len(",".join(parts)) > 300:
-        parts.append(f"m.{len(parts)}=" + "x" * 200)
-    last = f"m.{len(parts)}="
-    parts.append(last + "x" * (size - len(",".join(parts)) - 1 - len(last)))
-    header = ",".join(parts)
-    assert len(header) == size
-    return header
 
 
 class Pricing(http.server.BaseHTTPRequestHandler):
