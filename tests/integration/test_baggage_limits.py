@@ -110,9 +110,7 @@ def span_of(files: ServiceFiles, correlation_id: str, kind: str) -> dict[str, An
         server = [s for s in spans if s["attributes"].get("correlation.id") == correlation_id]
         if server:
             trace_id = server[0]["context"]["trace_id"]
-            found = [
-                s for s in spans if s["context"]["trace_id"] == trace_id and kind in s["kind"]
-            ]
+            found = [s for s in spans if s["context"]["trace_id"] == trace_id and kind in s["kind"]]
             if found:
                 return found[0]
         time.sleep(0.05)
