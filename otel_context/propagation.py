@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import TYPE_CHECKING, Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from opentelemetry import baggage, propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
@@ -28,7 +28,6 @@ from otel_context._baggage_limits import (
     MAX_MEMBERS,
     OUTBOUND_OVER_LIMIT_ATTRIBUTE,
     cut_header,
-    encoded_member,
     fit_entries,
     note_cut,
 )
@@ -105,9 +104,18 @@ def parse_baggage(header: str, max_pairs: int = 180, max_pair_length: int = 4096
 def encode_baggage(
     entries: Mapping[str, object], max_pairs: int = 180, max_length: int = 8192
 ) -> str:
-    """Encode baggage entries as a W3C header value, leaving out whole entries that do not fit."""
-    kept, _ = fit_entries(entries, max_pairs, max_length)
-    return ",".join(encoded_member(str(name), value) for name, value in kept.items())
+    """Encode baggage entries as a W3C header value, leaving out whole entries that do not fit.
+
+    One pass: each entry is encoded once, and one that does not fit is skipped, not the rest.
+    """
+    parts: list[str] = []
+    length = -1  # the first member has no comma before it
+    for name, value in entries.items():
+        part = f"{quote(str(name), safe='')}={quote(str(value), safe='')}"  # encoded_member
+        if len(parts) < max_pairs and length + len(part) + 1 <= max_length:
+            parts.append(part)
+            length += len(part) + 1
+    return ",".join(parts)
 
 
 def destination_host(context: Context | None = None) -> str | None:
@@ -143,16 +151,20 @@ def outbound_context(context: Context | None, config: Config) -> tuple[Context, 
     )
     if not allowed:
         return baggage.clear(context), 0  # third parties get trace context, never our baggage
-    entries = {str(k): v for k, v in baggage.get_all(context).items()}
-    owned = {k: v for k, v in entries.items() if k in config.server_owned}
+    owned, keys, propagate = config.server_owned, config.outbound_baggage_keys, False
+    identifiers: dict[str, object] = {}  # first, then the application's keys
+    others: dict[str, object] = {}
+    for key, value in baggage.get_all(context).items():
+        if key in owned:
+            identifiers[key] = value
+        elif key_allowed(key, keys):
+            others[key] = value
     if config.propagate_identifiers:
         scope = current_scope(context)
-        owned.update(scope.identifiers() if scope is not None else {})
-    else:
-        owned = {}
-    ordered = owned | {k: v for k, v in entries.items() if k not in config.server_owned}
-    keys = config.outbound_baggage_keys
-    kept, over_limit = fit_entries({k: v for k, v in ordered.items() if key_allowed(k, keys)})
+        identifiers.update(scope.identifiers() if scope is not None else {})
+        propagate = True
+    ordered = {k: v for k, v in identifiers.items() if key_allowed(k, keys)} if propagate else {}
+    kept, over_limit = fit_entries(ordered | others)
     merged = baggage.clear(context)
     for key, value in kept.items():
         merged = baggage.set_baggage(key, value, merged)
@@ -161,8 +173,10 @@ def outbound_context(context: Context | None, config: Config) -> tuple[Context, 
 
 def count_outbound_cut(over_limit: int, context: Context | None) -> None:
     """Count entries the limits left out on the span current in *context* (the client span)."""
+    if not over_limit:
+        return
     span = trace.get_current_span(context)
-    if over_limit and span.is_recording():
+    if span.is_recording():
         span.set_attribute(OUTBOUND_OVER_LIMIT_ATTRIBUTE, over_limit)
 
 
