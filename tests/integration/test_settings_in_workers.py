@@ -1,9 +1,9 @@
-"""The README's gunicorn recipe keeps every ``OTEL_CONTEXT`` setting (issue 22).
+"""The documented gunicorn recipe keeps every ``OTEL_CONTEXT`` setting (issue 22).
 
 ``configure_providers()`` in ``post_fork`` runs before Django's settings are loaded. Options
 set only in the settings file (a resolver, ``TRACE_RESPONSE_HEADER``) must still take effect
 in every worker: the ``traceresponse`` header on every response, the resolver's id on every
-server span. The ``post_fork`` recipe is taken from README.md itself.
+server span. The ``post_fork`` recipe is taken from docs/export.md itself.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.integration._startproject import (
 
 pytestmark = pytest.mark.integration
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+EXPORT_DOC = Path(__file__).resolve().parents[2] / "docs" / "export.md"
 RECIPE_MARK = "# gunicorn.conf.py: providers are created per worker, after fork"
 REQUESTS = 24
 
@@ -42,17 +42,19 @@ def tenant(request):
 """
 
 
-def readme_recipe() -> str:
-    """The Export section's ``gunicorn.conf.py``, as the README shows it."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+def documented_recipe() -> str:
+    """The Export page's ``gunicorn.conf.py``, as the documentation shows it."""
+    blocks = re.findall(r"```python\n(.*?)```", EXPORT_DOC.read_text(encoding="utf-8"), re.DOTALL)
     (recipe,) = [block for block in blocks if block.startswith(RECIPE_MARK)]
     return recipe
 
 
-def test_readme_gunicorn_recipe_keeps_settings_only_options(tmp_path: Path) -> None:
+def test_documented_gunicorn_recipe_keeps_settings_only_options(tmp_path: Path) -> None:
     """2 workers x 4 threads: traceresponse on every response, tenant.id on every span."""
     project = make_project(
-        tmp_path / "project", SETTINGS, {"mysite/ids.py": IDS, "gunicorn.conf.py": readme_recipe()}
+        tmp_path / "project",
+        SETTINGS,
+        {"mysite/ids.py": IDS, "gunicorn.conf.py": documented_recipe()},
     )
     files = ServiceFiles.in_dir(tmp_path / "run")
     span_file = tmp_path / "spans.jsonl"

@@ -166,7 +166,7 @@ def test_settings_module_set_only_in_wsgi_py_is_named_at_start_up(
     assert "otel_context/" not in output, "no traceback through otel_context's code"
 
 
-RECIPE_HEAD = 'pip install "otel-context[zero-code]"'
+RECIPE_HEAD = 'pip install -e ".[zero-code]"'
 #: What the recipe must never print at start-up or while exporting.
 EXPORTER_ERRORS = (
     "not found in entry point",
