@@ -15,13 +15,15 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	touch $(STAMP)
 
 # The demo's own, lighter install: the extras it uses, gunicorn and requests, none of the
-# [dev] tools (a newcomer's first command stays short). The [dev] install holds all of it.
+# [dev] tools, so a newcomer's first command stays short (the [dev] install holds all of it).
+# --no-compile: Python compiles the modules the demo imports as it goes, not all of them now
+# (half the install's CPU time).
 DEMO_STAMP := $(VENV)/.installed-demo
 DEMO_REQUIREMENTS := -e '.[asgi,requests,celery,otlp]' gunicorn requests
 
 $(DEMO_STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	if [ $(STAMP) -nt pyproject.toml ] && [ $(STAMP) -nt constraints.txt ]; then :; else \
-		$(BIN)/python -m pip install --quiet -c constraints.txt $(DEMO_REQUIREMENTS); fi
+		$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt $(DEMO_REQUIREMENTS); fi
 	touch $(DEMO_STAMP)
 
 ## demo: run the example service, the pricing service and a Celery worker; show their log
