@@ -15,8 +15,9 @@ Which broker :func:`demo_broker` yields:
   started for the run; fail without), ``filesystem`` (the folder broker), or unset / ``auto``:
   Redis if one answers or can be started, else the folder broker.
 
-:func:`transport_options` is what ``example.tasks`` reads, in every process, to open the
-folder broker named by its URL.
+:func:`celery_settings` is what ``example.tasks`` reads, in every process, to open the
+folder broker named by its URL: :mod:`example.folder_transport`, kombu's transport with each
+message written whole before the worker can see it.
 """
 
 from __future__ import annotations
@@ -80,18 +81,29 @@ def folder_of(url: str) -> Path | None:
     return Path(parts.path or ".").resolve()
 
 
+def celery_settings(url: str) -> dict[str, Any]:
+    """The Celery settings a broker *url* needs: for a folder, its transport and options."""
+    if folder_of(url) is None:
+        return {}
+    return {
+        "broker_transport": "example.folder_transport:Transport",
+        "broker_transport_options": transport_options(url),
+    }
+
+
 def transport_options(url: str) -> dict[str, Any]:
     """kombu's transport options for *url*: the folders of a folder broker, else none.
 
-    Messages are written to and read from ``<folder>/queue``; the exchange tables (the worker's
-    remote-control fan-out) live in ``<folder>/control``; consumed messages are moved to
-    ``<folder>/processed``. The worker looks for new messages every 0.1 s (kombu: 1 s).
+    Messages are written in ``<folder>/incoming``, then moved to ``<folder>/queue``, where the
+    worker reads them; the exchange tables (the worker's remote-control fan-out) live in
+    ``<folder>/control``; consumed messages are moved to ``<folder>/processed``. The worker
+    looks for new messages every 0.1 s (kombu: 1 s).
     """
     folder = folder_of(url)
     if folder is None:
         return {}
     queue = folder / "queue"
-    for sub in (queue, folder / "control", folder / "processed"):
+    for sub in (queue, folder / "incoming", folder / "control", folder / "processed"):
         sub.mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(queue),

@@ -23,7 +23,7 @@ from typing import Any, Final
 import structlog
 from celery import Celery, signals
 
-from example.broker import DEFAULT_BROKER_URL, transport_options
+from example.broker import DEFAULT_BROKER_URL, celery_settings
 
 __all__ = ["BROKER_URL", "DEFAULT_BROKER_URL", "QUEUE", "app", "record_quote", "store_report"]
 
@@ -39,9 +39,9 @@ app.conf.update(
     worker_hijack_root_logger=False,
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
-    broker_transport_options=transport_options(BROKER_URL),
     # Publishing happens inside a web request: give up quickly if the broker is gone.
     task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+    **celery_settings(BROKER_URL),  # the folder broker's transport, when it is one
 )
 log = structlog.get_logger(__name__)
 
