@@ -208,31 +208,42 @@ def demo_broker(directory: Path, start_timeout: float = 10) -> Iterator[Broker]:
             and there is none, or ``EXAMPLE_DEMO_BROKER`` is not one of :data:`CHOICES`.
     """
     configured = os.environ.get("EXAMPLE_BROKER_URL", "").strip()
-    if configured:
-        yield _configured(configured)
-        return
     choice = os.environ.get("EXAMPLE_DEMO_BROKER", "").strip().lower() or "auto"
-    if choice not in CHOICES:
+    if not configured and choice not in CHOICES:
         msg = f"EXAMPLE_DEMO_BROKER must be one of {', '.join(CHOICES)} (or unset), not {choice!r}"
         raise BrokerUnavailableError(msg)
-    if choice == "filesystem":
-        yield fresh_folder_broker(directory / "broker")
-        return
+    with contextlib.ExitStack() as stack:
+        if configured:
+            yield _configured(configured)
+        elif choice == "filesystem":
+            yield fresh_folder_broker(directory / "broker")
+        else:
+            yield _redis_or_folder(choice, directory, start_timeout, stack)
+
+
+def _redis_or_folder(
+    choice: str, directory: Path, start_timeout: float, stack: contextlib.ExitStack
+) -> Broker:
+    """Redis at the default URL, or a redis-server started for the run (stopped with *stack*).
+
+    Without either, the folder broker, unless *choice* is ``redis``: then an error.
+    """
     if broker_answers(DEFAULT_BROKER_URL):
-        yield Broker(DEFAULT_BROKER_URL, f"Redis at {DEFAULT_BROKER_URL}")
-        return
+        return Broker(DEFAULT_BROKER_URL, f"Redis at {DEFAULT_BROKER_URL}")
+    reason = f"no Redis at {DEFAULT_BROKER_URL}, no redis-server"
     binary = shutil.which("redis-server")
     if binary is not None:
-        with own_redis(binary, directory / "redis", start_timeout) as url:
-            yield Broker(url, f"Redis, a redis-server started for the run at {url}")
-        return
+        try:
+            url = stack.enter_context(own_redis(binary, directory / "redis", start_timeout))
+        except (BrokerUnavailableError, AddressInUseError) as exc:
+            reason = f"no Redis at {DEFAULT_BROKER_URL}, and {exc}"
+        else:
+            return Broker(url, f"Redis, a redis-server started for the run at {url}")
     if choice == "redis":
-        msg = f"EXAMPLE_DEMO_BROKER=redis: no Redis answers at {DEFAULT_BROKER_URL} and there "
-        msg += "is no redis-server binary to start one"
+        msg = f"EXAMPLE_DEMO_BROKER=redis: {reason}"
         raise BrokerUnavailableError(msg)
     folder = fresh_folder_broker(directory / "broker")
-    reason = f"no Redis at {DEFAULT_BROKER_URL}, no redis-server"
-    yield Broker(folder.url, f"{folder.description}: {reason}")
+    return Broker(folder.url, f"{folder.description}: {reason}")
 
 
 def _configured(url: str) -> Broker:

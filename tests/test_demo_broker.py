@@ -97,6 +97,39 @@ class TestDemoBroker:
             pass
 
 
+@pytest.fixture
+def broken_redis_server(no_redis: None, tmp_path: Path) -> Path:
+    """A redis-server on PATH that cannot listen (it says so, as the real one does)."""
+    binary = tmp_path / "empty-bin" / "redis-server"
+    binary.write_text(
+        "#!/bin/sh\necho 'Could not create server TCP listening socket: Address already in use'\n"
+        "exit 1\n"
+    )
+    binary.chmod(0o755)
+    return binary
+
+
+class TestRedisServerThatCannotStart:
+    def test_auto_falls_back_to_the_folder(self, broken_redis_server: Path, tmp_path: Path) -> None:
+        """auto: tried (five times, on new ports), then the folder, saying why."""
+        with demo_broker(tmp_path / "run") as chosen:
+            assert chosen.folder == (tmp_path / "run" / "broker").resolve()
+            assert "address already in use" in chosen.description
+        log = (tmp_path / "run" / "redis" / "redis.log").read_text()
+        assert "Address already in use" in log
+
+    def test_redis_required_is_an_error(
+        self, broken_redis_server: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """EXAMPLE_DEMO_BROKER=redis: no fallback, the reason in the message."""
+        monkeypatch.setenv("EXAMPLE_DEMO_BROKER", "redis")
+        with (
+            pytest.raises(BrokerUnavailableError, match=r"redis: .*address already in use"),
+            demo_broker(tmp_path),
+        ):
+            pass
+
+
 class TestFolderBroker:
     def test_the_url_names_the_folder(self, tmp_path: Path) -> None:
         """filesystem_url and folder_of agree; a Redis URL has no folder."""
