@@ -13,6 +13,8 @@
   commands stop; silence it (``SILENCED_SYSTEM_CHECKS``) to run untested at your own risk.
 - ``otel_context.E006``: the Django instrumentation lacks a private name otel_context reads
   (``otel_context._private``); ``instrument()`` refuses to start for the same reason.
+- ``otel_context.W005``: a span processor (``BaggageSpanProcessor``) copies server-owned keys
+  from baggage onto spans as they start: the server span gets the client's unfiltered baggage.
 
 .. versionadded:: 0.1.0
 """
@@ -35,7 +37,7 @@ from otel_context.conf import ConfigurationError, build_config
 #: 836 files on a loaded 2-core machine), so at most ~0.7 s. Beyond, run the catalogue command.
 MAX_CHECK_FILES = 2000
 
-ASGI_HINT = "pip install 'otel-context[asgi]' (it brings opentelemetry-instrumentation-asgi)."
+ASGI_HINT = compat.install_hint("opentelemetry-instrumentation-asgi", "asgi") + "."
 OTEL_MIDDLEWARE = (
     "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 )
@@ -203,4 +205,28 @@ def check_private_names(app_configs: Any = None, **kwargs: Any) -> Messages:
     return [
         checks.Error(problem, hint=hint, id="otel_context.E006")
         for problem in _private.missing(_private.DJANGO_NAMES)
+    ]
+
+
+@checks.register(checks.Tags.security)
+def check_baggage_span_processor(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """No span processor copies a client's server-owned baggage keys onto the server span."""
+    from otel_context._baggage_processors import copied_keys  # noqa: PLC0415
+
+    try:
+        keys = copied_keys(build_config().server_owned)
+    except Exception:  # E002 reports the configuration; a broken provider is not ours to judge
+        return []
+    if not keys:
+        return []
+    return [
+        checks.Warning(
+            "A span processor copies baggage onto spans as they start ("
+            + ", ".join(keys)
+            + "): the server span starts before otel_context filters the request's baggage, so "
+            "a client's 'baggage: user.id=...' lands on it as an attribute.",
+            hint="Give BaggageSpanProcessor a predicate that refuses these keys, never "
+            "ALLOW_ALL_BAGGAGE_KEYS; BaggageLogProcessor and child spans see filtered baggage.",
+            id="otel_context.W005",
+        )
     ]
