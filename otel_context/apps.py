@@ -23,9 +23,11 @@ class OtelContextConfig(AppConfig):
 
     def ready(self) -> None:
         """Instrument Django (the handler builds its middleware chain after this)."""
+        from otel_context import _default_providers  # noqa: PLC0415
         from otel_context.django import checks  # noqa: PLC0415 - importing registers the checks
         from otel_context.django.instrumentation import instrument  # noqa: PLC0415
 
         setting_changed.connect(_on_setting_changed, dispatch_uid="otel_context.conf")
         checks.refuse_asgi_without_extra()
         instrument()
+        _default_providers.arm()  # a provider at the first request, if none is set by then

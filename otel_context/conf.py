@@ -11,11 +11,12 @@ Environment values follow the OTel spec: empty means unset, booleans are true on
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from otel_context import attributes, correlation
 from otel_context._parsers import (
@@ -50,8 +51,10 @@ __all__ = [
     "configure",
     "get_config",
     "reset",
+    "startup_option",
 ]
 
+_logger = logging.getLogger(__name__)
 SETTING_NAME: Final = "OTEL_CONTEXT"
 ENV_PREFIX: Final = "OTEL_CONTEXT_"
 
@@ -200,6 +203,13 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Without an OTLP endpoint: file for OTel log records as JSON lines; unset: none.",
     ),
     Option(
+        "SET_UP_PROVIDERS",
+        True,
+        as_bool,
+        "If no TracerProvider is set by the first request, set up the SDK's from OTEL_*;"
+        " it exports nothing unless configured (see Export).",
+    ),
+    Option(
         "SPAN_ATTRIBUTES", True, as_bool, "Write the identifiers as attributes of the request span."
     ),
     Option(
@@ -234,6 +244,7 @@ class Config:
     trace_response_header: str | None
     span_file: str | None
     log_file: str | None
+    set_up_providers: bool
     span_attributes: bool
     propagate_identifiers: bool
     server_owned: frozenset[str] = field(default=attributes.SERVER_OWNED)
@@ -309,31 +320,114 @@ def build_config(
 
 
 _lock = threading.Lock()
+#: Built with Django's settings configured (or final for another reason): the fast path.
 _cached: Config | None = None
+#: Built before Django's settings were configured: used until they are, then rebuilt.
+_provisional: Config | None = None
+#: Options something set up once per process read from a provisional configuration.
+_early_reads: dict[str, object] = {}
 _overrides: dict[str, object] = {}
 
 
+#: ``(django.conf.settings, django.utils.functional.empty)`` once imported.
+_django: list[tuple[Any, object]] = []
+
+
+def _settings_configured() -> bool:
+    """Whether Django's settings are configured (always, without Django).
+
+    Asked on every :func:`get_config` while they are not (e.g. in a Flask process), so it
+    reads ``settings.configured`` the way that property does, without ``LazyObject``'s
+    Python-level ``__getattribute__`` (and imports once).
+    """
+    if not _django:
+        try:
+            from django.conf import settings  # noqa: PLC0415 - the core must not need Django
+            from django.utils.functional import empty  # noqa: PLC0415
+        except ImportError:  # pragma: no cover - Django is a dependency
+            return True
+        _django.append((settings, empty))
+    settings, empty = _django[0]
+    return object.__getattribute__(settings, "_wrapped") is not empty
+
+
 def get_config() -> Config:
-    """Return the current configuration, resolving it on first use after a change."""
-    global _cached  # noqa: PLW0603 - one process-wide configuration, swapped atomically
+    """Return the current configuration, resolving it on first use after a change.
+
+    Read before Django's settings are configured (gunicorn's ``post_fork``, an early import),
+    the configuration is provisional: environment and keywords only, and resolved again once
+    the settings are configured, so ``OTEL_CONTEXT`` options are never lost (issue 22).
+    """
     config = _cached
     if config is None:
-        with _lock:
-            config = _cached = build_config(_overrides)
+        config = _resolve()
     return config
+
+
+def _resolve() -> Config:
+    global _cached, _provisional  # noqa: PLW0603 - one process-wide configuration
+    provisional = _provisional
+    if provisional is not None and not _settings_configured():
+        return provisional  # e.g. a Flask process: Django's settings never come
+    with _lock:
+        if _cached is not None:
+            return _cached
+        if not _settings_configured():
+            if _provisional is None:
+                _provisional = build_config(_overrides)
+            return _provisional
+        config = _cached = build_config(_overrides)
+        _provisional = None
+    _report_early_reads(config)
+    return config
+
+
+def startup_option(name: Literal["span_file", "log_file"]) -> str | None:
+    """The value of option *name* (lower case) for something set up once per process.
+
+    An exporter's file is opened once: read from a provisional configuration, a different
+    value in Django's settings later cannot take effect. That is remembered, and one line
+    at start-up names the option when it happens.
+    """
+    config = get_config()
+    value: str | None = getattr(config, name)
+    if config is not _cached:
+        _early_reads.setdefault(name, value)
+    return value
+
+
+def _report_early_reads(config: Config) -> None:
+    for name, early in list(_early_reads.items()):
+        _early_reads.pop(name, None)
+        late = getattr(config, name)
+        if late != early:
+            option = _BY_NAME[name.upper()]
+            _logger.warning(
+                "otel_context: %s was read before Django's settings were configured (e.g. by "
+                "configure_providers() in gunicorn's post_fork) and is %r there, %r in "
+                "settings: the settings value does not take effect for what was set up then. "
+                "Set %s in the environment instead, or pass it as a keyword.",
+                option.name,
+                early,
+                late,
+                option.env_var,
+            )
 
 
 def configure(**overrides: object) -> Config:
     """Set keyword overrides (as :func:`otel_context.instrument` does) and re-resolve."""
-    global _cached  # noqa: PLW0603
     with _lock:
         _overrides.clear()
         _overrides.update(overrides)
-        _cached = None
+        _forget()
     return get_config()
 
 
 def reset() -> None:
     """Forget the resolved configuration; the next :func:`get_config` reads it anew."""
-    global _cached  # noqa: PLW0603
-    _cached = None
+    _forget()
+
+
+def _forget() -> None:
+    global _cached, _provisional  # noqa: PLW0603
+    _cached = _provisional = None

@@ -39,7 +39,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from otel_context.compat import install_hint
-from otel_context.conf import ConfigurationError, get_config
+from otel_context.conf import ConfigurationError, startup_option
 from otel_context.sampling import sampler_from_env
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ class _Options:
         if otlp is not None:
             span_exporter: SpanExporter = _otlp_exporter("traces", *otlp)
             return span_exporter
-        path = self.span_file or get_config().span_file
+        path = self.span_file or startup_option("span_file")
         if not path:
             return ConsoleSpanExporter(out=sys.stdout, formatter=_span_line)  # stdout as of now
         return _FileSpanExporter(out=_line_file(path), formatter=_span_line)
@@ -245,7 +245,7 @@ class _Options:
         if otlp is not None:
             log_exporter: LogRecordExporter = _otlp_exporter("logs", *otlp)
             return log_exporter
-        path = self.log_file or get_config().log_file
+        path = self.log_file or startup_option("log_file")
         if not path:
             return None  # the rendered log lines are the local record; no second copy
         return _FileLogExporter(out=_line_file(path), formatter=_log_line)

@@ -49,6 +49,14 @@ _STANDARD_GUARD: Final = (
 )
 #: Span classes already seen to be ``trace.Span``s (an ABC check costs more than the rest).
 _SPAN_TYPES: set[type] = set()
+#: The resource of a tracer provider with no span processor: its spans are exported nowhere.
+_unexported: list[object] = []
+
+
+def set_unexported(resource: object | None) -> None:
+    """Mark spans with *resource* (that very object) as exported nowhere; ``None``: none."""
+    _unexported[:] = [] if resource is None else [resource]
+
 
 # Who bound an identifier, lowest first: a bind replaces a key only if its source ranks at
 # least as high as the one that bound it (issue 14: a resolver's retry overwrote the URL's id).
@@ -223,6 +231,13 @@ def span_fields(span: object) -> Fields:
 
     ``trace_sampled`` is the sampled flag of the span context: ``False`` means the trace is not
     exported (the log line is all there is of it). Nothing for an invalid span.
+
+    A span this service does not record (a ``NonRecordingSpan``: no SDK provider, or the
+    sampler dropped it), or records for no exporter (:func:`set_unexported`), has
+    ``trace_sampled`` ``False``: this service stored nothing of the trace, whatever the
+    flag it passes on says. If it is the caller's span (remote: no provider
+    started one here), its ``span_id`` is the caller's, so it is left out; the ``trace_id``
+    still joins the caller's lines (issue 21). Computed once per span: processors cache it.
     """
     kind = type(span)
     if kind not in _SPAN_TYPES:
@@ -232,10 +247,19 @@ def span_fields(span: object) -> Fields:
     ctx = cast("trace.Span", span).get_span_context()
     if not ctx.is_valid:
         return {}
+    if isinstance(span, trace.NonRecordingSpan):
+        fields: Fields = {attributes.TRACE_ID: f"{ctx.trace_id:032x}"}
+        if not ctx.is_remote:
+            fields[attributes.SPAN_ID] = f"{ctx.span_id:016x}"
+        fields[attributes.TRACE_SAMPLED] = False
+        return fields
+    sampled = ctx.trace_flags.sampled
+    if sampled and _unexported and getattr(span, "resource", None) is _unexported[0]:
+        sampled = False
     return {
         attributes.TRACE_ID: f"{ctx.trace_id:032x}",
         attributes.SPAN_ID: f"{ctx.span_id:016x}",
-        attributes.TRACE_SAMPLED: ctx.trace_flags.sampled,
+        attributes.TRACE_SAMPLED: sampled,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,10 @@ from structlog.testing import LogCapture
 from otel_context import StructlogOTelProcessor, conf
 
 pytest_plugins = ["pytester"]
+
+# The tests set up their own providers: none is set up at the first test request (issue 21).
+# Servers the tests start inherit this; tests of the default set-up clear it ("" is unset).
+os.environ.setdefault("OTEL_CONTEXT_SET_UP_PROVIDERS", "false")
 
 
 with warnings.catch_warnings():

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from otel_context import _private
+from otel_context import _default_providers, _private
 from otel_context._official_structlog import TAKEN_OUT, export_once
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
@@ -102,6 +102,8 @@ def _install_hooks(**instrument_kwargs: Any) -> None:
 def _guarded(call: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     @functools.wraps(call)
     def __call__(self: Any, request: Any) -> Any:  # noqa: N807 - it replaces __call__
+        if _default_providers.armed:  # the first request: before the server span starts
+            _default_providers.set_up()
         try:
             return call(self, request)
         except BaseException as error:  # CancelledError: an ASGI client disconnect
@@ -264,5 +266,6 @@ def post_instrument() -> None:
         django_tasks.instrument()
         if export_once():
             _report(TAKEN_OUT, logging.WARNING)
+        _default_providers.arm()
     except Exception:
         _logger.exception("otel_context: zero-code set-up failed; Django requests have no ids")

@@ -9,26 +9,28 @@ the correlation check below catches.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 import requests
 
 from example.app import demo_data
-from example.runner import start_server, wait_until_ready
+from example.runner import ServiceFiles, start_server, wait_until_ready
 from tests._servers import read_json_lines, user_ids
 from tests._upstream import without_known_upstream_tracebacks
-
-if TYPE_CHECKING:
-    from tests._servers import ServiceFiles
+from tests.integration._startproject import log_lines, make_project, serving
+from tests.otlp_receiver import http_receiver
 
 pytestmark = pytest.mark.integration
 
 BIN = Path(sys.executable).parent
+README = Path(__file__).resolve().parents[2] / "README.md"
 PROJECT_PATH = "/api/v1/organisations/1/projects/1/"
 REQUESTS = 6
 
@@ -162,3 +164,91 @@ def test_settings_module_set_only_in_wsgi_py_is_named_at_start_up(
     assert line.startswith("otel_context: DJANGO_SETTINGS_MODULE is not in the environment")
     assert "before opentelemetry-instrument" in line
     assert "otel_context/" not in output, "no traceback through otel_context's code"
+
+
+RECIPE_HEAD = 'pip install -e ".[zero-code]"'
+#: What the recipe must never print at start-up or while exporting.
+EXPORTER_ERRORS = (
+    "not found in entry point",
+    "Failed to auto initialize",
+    "RuntimeError",
+    "Failed to export",
+    "Traceback",
+)
+
+
+def readme_zero_code_recipe() -> list[str]:
+    """The Enable section's zero-code shell block, as the README shows it (one line each)."""
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.DOTALL)
+    (recipe,) = [block for block in blocks if block.lstrip().startswith(RECIPE_HEAD)]
+    return [line.strip() for line in recipe.splitlines() if line.strip()]
+
+
+def recipe_environment(lines: list[str], **replace: str) -> dict[str, str]:
+    """The variables the recipe's ``export`` lines set, with *replace* (name -> value) applied."""
+    env: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("export "):
+            for pair in shlex.split(line.removeprefix("export "), comments=True):
+                name, _, value = pair.partition("=")
+                env[name] = replace.get(name, value)
+    return env
+
+
+def test_readme_zero_code_recipe_runs_clean(tmp_path: Path) -> None:
+    """The recipe as written (the extra's packages, its variables): no exporter error, spans
+    reach the collector, and every line carries the server span's trace and span ids.
+
+    Only the project's name, the collector's address and the listening socket are this test's.
+    """
+    lines = readme_zero_code_recipe()
+    assert lines[-1] == "opentelemetry-instrument gunicorn myproject.wsgi"
+    for module in ("opentelemetry.distro", "opentelemetry.exporter.otlp.proto.http"):
+        assert importlib.util.find_spec(module), f"the [zero-code] extra brings {module}"
+    project = make_project(tmp_path / "project")
+    files = ServiceFiles.in_dir(tmp_path / "run")
+    with http_receiver() as (endpoint, received):
+        env = recipe_environment(
+            lines,
+            DJANGO_SETTINGS_MODULE="mysite.settings",
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+            OTEL_SERVICE_NAME="zero-code-recipe",
+        )
+        path = os.pathsep.join([str(BIN), os.environ.get("PATH", "")])  # the venv, activated
+        env = {**env, "PATH": path, "PYTHONPATH": str(project), "OTEL_BSP_SCHEDULE_DELAY": "200"}
+        unset = [part for name in RECIPE_UNSET if name not in env for part in ("-u", name)]
+        command = [
+            "env",
+            *unset,
+            *shlex.split(lines[-1].replace("myproject", "mysite")),
+            f"--chdir={project}",
+            "--bind=fd://{fd}",
+            "--no-control-socket",
+        ]
+        with serving(command, files, env) as service:
+            responses = [requests.get(service.url("/hello/"), timeout=10) for _ in range(5)]
+            assert received.wait_for(lambda got: len(got.spans) >= 5 + 1), service.stderr()
+    output = service.stderr()
+    for error in EXPORTER_ERRORS:
+        assert error not in output, output[-3000:]
+    assert "no OpenTelemetry TracerProvider was set" not in output, "the distro set it"
+    servers = {span.span_id: span for span in received.spans if span.name == "GET hello/"}
+    assert len(servers) == len(responses)
+    assert {span.resource["service.name"] for span in servers.values()} == {"zero-code-recipe"}
+    logged = [line for line in log_lines(output) if line.get("event") == "hello.served"]
+    assert len(logged) == len(responses)
+    for line in logged:
+        span = servers[line["span_id"]]
+        assert span.trace_id == line["trace_id"]
+        assert line["trace_sampled"] is True
+
+
+#: Inherited variables that would change the recipe's outcome, removed unless it sets them.
+RECIPE_UNSET = (
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_CONTEXT_SPAN_FILE",
+    "OTEL_PYTHON_CONFIGURATOR",
+)
