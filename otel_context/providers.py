@@ -38,6 +38,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
+from otel_context._hints import extra_hint
 from otel_context.conf import ConfigurationError, get_config
 from otel_context.sampling import sampler_from_env
 
@@ -282,10 +283,9 @@ def _otlp_exporter(signal: str, protocol: str, endpoint: str | None, timeout: fl
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:  # the exporter packages are extras
-        msg = (
-            f"OTLP export over {protocol} needs its exporter: "
-            f"pip install 'otel-context[{_EXTRA[protocol]}]' ({exc})"
-        )
+        package = "opentelemetry-exporter-otlp-proto-" + ("grpc" if protocol == GRPC else "http")
+        hint = extra_hint(_EXTRA[protocol], package, "opentelemetry-sdk")
+        msg = f"OTLP export over {protocol} needs its exporter ({exc}). {hint}"
         raise ConfigurationError(msg) from exc
     return getattr(module, f"OTLP{kind}Exporter")(endpoint=endpoint, timeout=timeout)
 

@@ -153,7 +153,7 @@ class TestErrors:
     @pytest.mark.parametrize(
         ("setting", "message"),
         [
-            ({"USER_ID_FEILD": "pk"}, "unknown option(s) USER_ID_FEILD"),
+            ({"USER_ID_FEILD": "pk"}, "unknown option USER_ID_FEILD (did you mean USER_ID_FIELD?)"),
             ({"CORRELATION_ID_HEADERS": []}, "needs at least one header name"),
             ({"CORRELATION_ID_HEADERS": "X-A"}, None),
             ({"INBOUND_BAGGAGE_MAX_ENTRIES": -1}, "must not be negative"),
@@ -180,6 +180,57 @@ class TestErrors:
         with pytest.raises(ConfigurationError) as info:
             _cfg(setting=setting)
         assert message in str(info.value)
+
+    def test_every_problem_reported_not_only_the_first(self) -> None:
+        """Several bad options: one problem each, in one error (E002 lists them one by one)."""
+        setting = {
+            "CORRELATION_ID_HEADER": "X",
+            "USER_ID_FEILD": "pk",
+            "SPAN_ATTRIBUTES": 1,
+            "URL_KWARGS": ["pk"],
+        }
+        with pytest.raises(ConfigurationError) as info:
+            _cfg(setting=setting)
+        assert info.value.problems == (
+            (
+                "OTEL_CONTEXT: unknown option CORRELATION_ID_HEADER"
+                " (did you mean CORRELATION_ID_HEADERS?)"
+            ),
+            "OTEL_CONTEXT: unknown option USER_ID_FEILD (did you mean USER_ID_FIELD?)",
+            "OTEL_CONTEXT['URL_KWARGS']: expected a mapping with string keys, got ['pk']",
+            "OTEL_CONTEXT['SPAN_ATTRIBUTES']: expected a boolean, got 1",
+        )
+        assert str(info.value) == "; ".join(info.value.problems)
+        assert conf.problems(setting=setting, environ={}) == list(info.value.problems)
+
+    def test_no_problems_on_a_valid_configuration(self) -> None:
+        """problems() is empty when build_config() would succeed."""
+        assert conf.problems(setting={"USER_ID_FIELD": "uuid"}, environ={}) == []
+
+    def test_a_resolver_module_that_raises_on_import(self) -> None:
+        """Whatever a resolver's module raises while imported becomes a ConfigurationError."""
+        path = "tests.testapp.broken_on_import.resolve"
+        with pytest.raises(ConfigurationError) as info:
+            _cfg(setting={"RESOLVERS": {"tenant.id": path}})
+        assert str(info.value) == (
+            f"OTEL_CONTEXT['RESOLVERS']['tenant.id']: cannot import {path!r}"
+            " (RuntimeError: this module is broken on purpose)"
+        )
+
+    def test_odd_option_names_are_named(self) -> None:
+        """A key that is no string is reported, not a TypeError."""
+        assert conf.problems(setting={1: "x"}, environ={}) == ["OTEL_CONTEXT: unknown option 1"]
+
+    def test_keyword_problems_name_the_keyword(self) -> None:
+        """A bad instrument() keyword is reported as such, not as the setting."""
+        assert conf.problems({"span_attributes": 2}, {}, {}) == [
+            "instrument(span_attributes=...): expected a boolean, got 2"
+        ]
+
+    def test_not_a_dict_is_one_problem(self, settings: Any) -> None:
+        """OTEL_CONTEXT = 'x' gives one problem, not an exception, from problems()."""
+        settings.OTEL_CONTEXT = "x"
+        assert conf.problems(environ={}) == ["OTEL_CONTEXT must be a dict, got str"]
 
     def test_bad_environment_pairs(self) -> None:
         """A malformed key=value list in the environment names the variable."""

@@ -1,7 +1,8 @@
 """Django system checks: mistakes that would otherwise fail silently.
 
 - ``otel_context.E001``: ASGI without ``opentelemetry-instrumentation-asgi`` traces nothing.
-- ``otel_context.E002``: an ``OTEL_CONTEXT`` option is unknown (with "did you mean") or unusable.
+- ``otel_context.E002``: an ``OTEL_CONTEXT`` option is unknown (with "did you mean"), of the
+  wrong type or unusable: one message per problem. Servers refuse to start with one line.
 - ``otel_context.E003``: a middleware is listed twice.
 - ``otel_context.W001``: the OpenTelemetry middleware is not first (earlier ones run untraced).
 - ``otel_context.E004``: ``StructlogOTelProcessor`` runs after the renderer.
@@ -28,18 +29,26 @@ from django.conf import settings
 from django.core import checks
 
 from otel_context import _private, compat
-from otel_context.conf import ConfigurationError, build_config
+from otel_context._hints import extra_hint
+from otel_context.conf import ConfigurationError, build_config, get_config, problems
 
 #: The baggage-read check scans ``settings.BASE_DIR`` only up to this many ``.py`` files:
 #: about 0.35 ms each (read, and parsed only if it mentions baggage; measured on Django's own
 #: 836 files on a loaded 2-core machine), so at most ~0.7 s. Beyond, run the catalogue command.
 MAX_CHECK_FILES = 2000
 
-ASGI_HINT = "pip install 'otel-context[asgi]' (it brings opentelemetry-instrumentation-asgi)."
 OTEL_MIDDLEWARE = (
     "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 )
+SETTINGS_HINT = "The settings table in otel_context's README lists every option."
 Messages = list[checks.CheckMessage]
+
+
+def asgi_hint() -> str:
+    """What to install for ASGI requests to be traced (a command that works as printed)."""
+    return extra_hint(
+        "asgi", "opentelemetry-instrumentation-asgi", "opentelemetry-instrumentation-django"
+    )
 
 
 def asgi_supported() -> bool:
@@ -59,7 +68,7 @@ def refuse_asgi_without_extra() -> None:
     from django.core.handlers.asgi import ASGIHandler  # noqa: PLC0415
 
     def refuse(self: object, *args: object, **kwargs: object) -> None:
-        msg = f"otel_context: ASGI requests would not be traced. {ASGI_HINT}"
+        msg = f"otel_context: ASGI requests would not be traced. {asgi_hint()}"
         raise ImproperlyConfigured(msg)
 
     ASGIHandler.__init__ = refuse  # type: ignore[method-assign]
@@ -74,22 +83,37 @@ def check_asgi(app_configs: Any = None, **kwargs: Any) -> Messages:
                 "ASGI_APPLICATION is set but opentelemetry-instrumentation-asgi is not "
                 "installed: DjangoInstrumentor skips every ASGI request, so there are no spans "
                 "and no identifiers.",
-                hint=ASGI_HINT,
+                hint=asgi_hint(),
                 id="otel_context.E001",
             )
         ]
     return []
 
 
+def require_usable_config() -> None:
+    """Refuse to build a request handler while the configuration is unusable.
+
+    ``ready()`` leaves a bad option to the system check (E002), which lists every problem;
+    a server that runs no checks (gunicorn, uvicorn) stops here with one line saying what.
+
+    Raises:
+        django.core.exceptions.ImproperlyConfigured: naming each problem.
+    """
+    try:
+        get_config()
+    except ConfigurationError as exc:
+        from django.core.exceptions import ImproperlyConfigured  # noqa: PLC0415
+
+        msg = f"otel_context: unusable configuration: {exc}. `manage.py check` lists each one."
+        raise ImproperlyConfigured(msg) from None
+
+
 @checks.register(checks.Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> Messages:
-    """Every OTEL_CONTEXT option exists and has a usable value (resolvers import)."""
-    try:
-        build_config()
-    except ConfigurationError as exc:
-        hint = "See the settings table in otel_context's README."
-        return [checks.Error(str(exc), hint=hint, id="otel_context.E002")]
-    return []
+    """Every OTEL_CONTEXT option exists and has a usable value (resolvers import): one each."""
+    return [
+        checks.Error(problem, hint=SETTINGS_HINT, id="otel_context.E002") for problem in problems()
+    ]
 
 
 @checks.register(checks.Tags.compatibility)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otel_context import _private
+from otel_context.conf import ConfigurationError
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
@@ -158,11 +159,15 @@ def instrument(**options: Any) -> None:
     }
     _require_private_names()
     with _lock:
-        prepare(options)
+        install_propagator()
         _install_hooks(**passthrough)
         _install_guard()
         _install_middleware()
     django_tasks.instrument()  # Django 6.0+: a no-op before
+    try:  # last: with a bad option everything is in place to refuse start-up with one line
+        prepare(options)
+    except ConfigurationError as exc:
+        raise ConfigurationError(str(exc), problems=exc.problems) from None  # no inner frames
 
 
 def settings_trap() -> str | None:

@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
-from otel_context.django.checks import ASGI_HINT, asgi_supported
+from otel_context.django.checks import asgi_hint, asgi_supported, require_usable_config
 from otel_context.django.hooks import request_state
 
 _logger = logging.getLogger(__name__)
@@ -34,10 +34,11 @@ class IdentifiersMiddleware:
     async_capable = True
 
     def __init__(self, get_response: GetResponse) -> None:
+        require_usable_config()  # a server that runs no checks starts with one clear error
         self.get_response = get_response
         if iscoroutinefunction(get_response):
             if not asgi_supported():  # fail at start-up rather than trace nothing
-                msg = f"otel_context: ASGI needs opentelemetry-instrumentation-asgi. {ASGI_HINT}"
+                msg = f"otel_context: ASGI needs opentelemetry-instrumentation-asgi. {asgi_hint()}"
                 raise ImproperlyConfigured(msg)
             markcoroutinefunction(self)
 
@@ -71,4 +72,4 @@ class IdentifiersMiddleware:
 @functools.cache
 def report_untraced_asgi() -> None:
     """Log, once per process, that ASGI requests go untraced."""
-    _logger.error("otel_context: ASGI requests are not traced. %s", ASGI_HINT)
+    _logger.error("otel_context: ASGI requests are not traced. %s", asgi_hint())
