@@ -298,7 +298,7 @@ def _resolve(
     for option in OPTIONS:
         where = f"{SETTING_NAME}[{option.name!r}]"
         if option.name in overrides:
-            raw, where = overrides[option.name], f"instrument({option.name.lower()}=...)"
+            raw, where = overrides[option.name], f"{option.name.lower()}= ({where})"
         elif option.name in setting:
             raw = setting[option.name]
         elif environ.get(option.env_var, "").strip():

@@ -224,7 +224,7 @@ class TestErrors:
     def test_keyword_problems_name_the_keyword(self) -> None:
         """A bad instrument() keyword is reported as such, not as the setting."""
         assert conf.problems({"span_attributes": 2}, {}, {}) == [
-            "instrument(span_attributes=...): expected a boolean, got 2"
+            "span_attributes= (OTEL_CONTEXT['SPAN_ATTRIBUTES']): expected a boolean, got 2"
         ]
 
     def test_not_a_dict_is_one_problem(self, settings: Any) -> None:

@@ -4,7 +4,8 @@
 - ``otel_context.E002``: an ``OTEL_CONTEXT`` option is unknown (with "did you mean"), of the
   wrong type or unusable: one message per problem. Servers refuse to start with one line.
 - ``otel_context.E003``: a middleware is listed twice.
-- ``otel_context.W001``: the OpenTelemetry middleware is not first (earlier ones run untraced).
+- ``otel_context.W001``: the OpenTelemetry middleware is not first, after otel_context's
+  ``CorrelationMiddleware`` (earlier ones run untraced).
 - ``otel_context.E004``: ``StructlogOTelProcessor`` runs after the renderer.
 - ``otel_context.W002``: structlog is configured without ``StructlogOTelProcessor``.
 - ``otel_context.W003``: the application reads an inbound baggage key the policy drops.
@@ -40,6 +41,7 @@ MAX_CHECK_FILES = 2000
 OTEL_MIDDLEWARE = (
     "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 )
+CORRELATION_MIDDLEWARE = "otel_context.django.middleware.CorrelationMiddleware"
 SETTINGS_HINT = "The settings table in otel_context's README lists every option."
 Messages = list[checks.CheckMessage]
 
@@ -129,7 +131,8 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> Messages:
         for path, count in Counter(middleware).items()
         if count > 1 and (path == OTEL_MIDDLEWARE or path.startswith("otel_context."))
     ]
-    if OTEL_MIDDLEWARE in middleware and middleware.index(OTEL_MIDDLEWARE) != 0:
+    outer = [path for path in middleware if path != CORRELATION_MIDDLEWARE]  # ours goes first
+    if OTEL_MIDDLEWARE in outer and outer.index(OTEL_MIDDLEWARE) != 0:
         messages.append(
             checks.Warning(
                 "The OpenTelemetry middleware is not first in MIDDLEWARE: the middleware "

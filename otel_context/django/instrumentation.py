@@ -23,6 +23,7 @@ from otel_context import _private
 from otel_context.conf import ConfigurationError
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
+from otel_context.django.middleware import CORRELATION_PATH
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
 from otel_context.propagation import install_propagator, prepare
 
@@ -120,17 +121,26 @@ def _install_guard() -> None:
 
 
 def _install_middleware() -> None:
-    """Put ``IdentifiersMiddleware`` right after ``AuthenticationMiddleware`` unless listed."""
+    """Put otel_context's middleware in place, each unless listed.
+
+    ``IdentifiersMiddleware`` right after ``AuthenticationMiddleware``; ``CorrelationMiddleware``
+    right before the instrumentation's middleware (first, by default).
+    """
     from django.conf import settings  # noqa: PLC0415
 
     middleware = list(settings.MIDDLEWARE)
-    if MIDDLEWARE_PATH in middleware:
-        return
-    position = (
-        middleware.index(AUTH_MIDDLEWARE) + 1 if AUTH_MIDDLEWARE in middleware else len(middleware)
-    )
-    middleware.insert(position, MIDDLEWARE_PATH)
-    settings.MIDDLEWARE = middleware
+    if MIDDLEWARE_PATH not in middleware:
+        position = (
+            middleware.index(AUTH_MIDDLEWARE) + 1
+            if AUTH_MIDDLEWARE in middleware
+            else len(middleware)
+        )
+        middleware.insert(position, MIDDLEWARE_PATH)
+    if CORRELATION_PATH not in middleware:
+        otel = _private.DJANGO_MIDDLEWARE.path
+        middleware.insert(middleware.index(otel) if otel in middleware else 0, CORRELATION_PATH)
+    if middleware != list(settings.MIDDLEWARE):
+        settings.MIDDLEWARE = middleware
 
 
 def instrument(**options: Any) -> None:

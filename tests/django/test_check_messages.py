@@ -96,7 +96,7 @@ class TestStartUp:
         frames = [frame.name for frame in traceback.extract_tb(info.tb)]
         assert frames[-1] == "instrument"
         assert info.value.problems == (
-            "instrument(span_attributes=...): expected a boolean, got 2",
+            "span_attributes= (OTEL_CONTEXT['SPAN_ATTRIBUTES']): expected a boolean, got 2",
         )
 
 
@@ -160,6 +160,7 @@ def _every_message(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[Any]:
     messages += checks.check_settings()
     listed = [*settings.MIDDLEWARE, middleware.PATH]
     listed.remove(checks.OTEL_MIDDLEWARE)
+    listed.remove(checks.CORRELATION_MIDDLEWARE)
     settings.MIDDLEWARE = [listed[0], checks.OTEL_MIDDLEWARE, *listed[1:]]
     messages += checks.check_middleware()
     try:

@@ -116,6 +116,7 @@ class TestMiddlewareCheck:
         """Sessions before the OTel middleware: W001."""
         current = list(settings.MIDDLEWARE)  # type: ignore[attr-defined]
         current.remove(checks.OTEL_MIDDLEWARE)
+        current.remove(checks.CORRELATION_MIDDLEWARE)
         settings.MIDDLEWARE = [current[0], checks.OTEL_MIDDLEWARE, *current[1:]]  # type: ignore[attr-defined]
         assert _ids(checks.check_middleware()) == ["otel_context.W001"]
 
