@@ -15,12 +15,19 @@
   commands stop; silence it (``SILENCED_SYSTEM_CHECKS``) to run untested at your own risk.
 - ``otel_context.E006``: the Django instrumentation lacks a private name otel_context reads
   (``otel_context._private``); ``instrument()`` refuses to start for the same reason.
+- ``otel_context.W005``: otel_context's hooks are not on the Django instrumentation.
+- ``otel_context.W006``: a middleware is missing from ``MIDDLEWARE``, or in the wrong place.
+- ``otel_context.W007``: a logging handler formats otel_context's fields without
+  ``OTelContextFilter``, or renders stdlib records without ``StructlogOTelProcessor``.
+- ``otel_context.W008``: no log line carries the ids: no handler adds them, and structlog's
+  chain has no ``StructlogOTelProcessor``.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from collections import Counter
 from pathlib import Path
@@ -231,3 +238,70 @@ def check_private_names(app_configs: Any = None, **kwargs: Any) -> Messages:
         checks.Error(problem, hint=hint, id="otel_context.E006")
         for problem in _private.missing(_private.DJANGO_NAMES)
     ]
+
+
+IN_PLACE_HINT = (
+    'Add "otel_context" to INSTALLED_APPS of the settings module every process runs with'
+    " (DJANGO_SETTINGS_MODULE), or call otel_context.instrument() before the handler is"
+    ' built; see "Apps that own their settings" in the README.'
+)
+MIDDLEWARE_HINT = (
+    "Leave both to otel_context (it inserts them), or list CorrelationMiddleware right before"
+    " the OpenTelemetry middleware and IdentifiersMiddleware after AuthenticationMiddleware."
+)
+FILTER_HINT = (
+    'In LOGGING, define {"()": "otel_context.OTelContextFilter"} under "filters" and name it in'
+    " that handler's filters; for a ProcessorFormatter, put StructlogOTelProcessor() in its"
+    " foreign_pre_chain (see Standard library logging in the README)."
+)
+
+
+@checks.register(checks.Tags.compatibility)
+def check_in_place(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """The hooks are on the instrumentation and the middleware chain has ours (W005, W006)."""
+    from otel_context.django import placement  # noqa: PLC0415
+
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    messages: Messages = [
+        checks.Warning(problem, hint=IN_PLACE_HINT, id="otel_context.W005")
+        for problem in placement.hook_problems()
+    ]
+    messages += [
+        checks.Warning(problem, hint=MIDDLEWARE_HINT, id="otel_context.W006")
+        for problem in placement.middleware_problems(middleware)
+    ]
+    return messages
+
+
+@checks.register(checks.Tags.compatibility)
+def check_logging(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """Handlers that format otel_context's fields have the filter; some line carries ids."""
+    from otel_context.django import placement  # noqa: PLC0415
+
+    fields = placement.STANDARD_FIELDS
+    with contextlib.suppress(ConfigurationError):  # E002 reports it
+        configured = build_config().server_owned
+        fields = fields.union(configured, (key.replace(".", "_") for key in configured))
+    problems, any_adds = placement.handler_problems(fields)
+    messages: Messages = [
+        checks.Warning(problem, hint=FILTER_HINT, id="otel_context.W007") for problem in problems
+    ]
+    if not any_adds and not problems and not _structlog_adds_ids():
+        messages.append(
+            checks.Warning(
+                "No log line carries otel_context's ids: no logging handler adds them to "
+                "stdlib records, and structlog's processors have no StructlogOTelProcessor.",
+                hint=FILTER_HINT,
+                id="otel_context.W008",
+            )
+        )
+    return messages
+
+
+def _structlog_adds_ids() -> bool:
+    import structlog  # noqa: PLC0415
+
+    from otel_context.processors import StructlogOTelProcessor  # noqa: PLC0415
+
+    processors = structlog.get_config()["processors"] if structlog.is_configured() else []
+    return any(isinstance(processor, StructlogOTelProcessor) for processor in processors)

@@ -49,11 +49,12 @@ class _Chained:
                 _logger.exception("otel_context: chained instrumentation hook %r failed", hook)
 
 
-def _contains(hook: object, ours: RequestHook) -> bool:
+def contains(hook: object, ours: RequestHook) -> bool:
+    """Whether *hook* is *ours*, or a chain of hooks that includes it."""
     if hook is ours:
         return True
     return isinstance(hook, _Chained) and (
-        _contains(hook.first, ours) or _contains(hook.second, ours)
+        contains(hook.first, ours) or contains(hook.second, ours)
     )
 
 
@@ -86,13 +87,13 @@ def _install_hooks(**instrument_kwargs: Any) -> None:
     middleware = _middleware_class()
     existing_request = middleware._otel_request_hook  # noqa: SLF001
     existing_response = middleware._otel_response_hook  # noqa: SLF001
-    if not _contains(existing_request, hooks.request_hook):
+    if not contains(existing_request, hooks.request_hook):
         middleware._otel_request_hook = (  # noqa: SLF001
             _Chained(hooks.request_hook, existing_request)
             if existing_request
             else hooks.request_hook
         )
-    if not _contains(existing_response, hooks.response_hook):
+    if not contains(existing_response, hooks.response_hook):
         middleware._otel_response_hook = (  # noqa: SLF001
             _Chained(existing_response, hooks.response_hook)
             if existing_response

@@ -6,6 +6,8 @@ server that runs no checks (gunicorn, uvicorn) refuses to start with one line na
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import subprocess
 import sys
@@ -62,7 +64,7 @@ class TestManagePyCheck:
             assert f"?: (otel_context.E002) {problem}\n" in output
         assert output.count("(otel_context.E002)") == len(BAD_OPTIONS)
         assert "(caches.E001)" in output
-        assert f"System check identified {len(BAD_OPTIONS) + 1} issues" in output
+        assert f"System check identified {len(BAD_OPTIONS) + 1} issues (1 silenced)" in output
 
 
 class TestStartUp:
@@ -163,6 +165,7 @@ def _every_message(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[Any]:
     listed.remove(checks.CORRELATION_MIDDLEWARE)
     settings.MIDDLEWARE = [listed[0], checks.OTEL_MIDDLEWARE, *listed[1:]]
     messages += checks.check_middleware()
+    messages += _in_place_messages(monkeypatch)
     try:
         structlog.configure(processors=[structlog.processors.JSONRenderer()])
         messages += checks.check_structlog()
@@ -173,6 +176,23 @@ def _every_message(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[Any]:
     finally:
         structlog.reset_defaults()
     return messages
+
+
+def _in_place_messages(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """W005 to W008: hooks gone, a middleware gone, a handler without the filter, no ids."""
+    from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+
+    from otel_context.django import placement
+
+    monkeypatch.setattr(_DjangoMiddleware, "_otel_request_hook", None)
+    messages = checks.check_in_place()
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(logging.Formatter("%(user_id)s %(message)s"))
+    logger = logging.getLogger("tests.hints")
+    monkeypatch.setattr(logger, "handlers", [handler])
+    messages += checks.check_logging()
+    monkeypatch.setattr(placement, "handler_problems", lambda fields: ([], False))
+    return messages + checks.check_logging()
 
 
 def _raised_ids() -> set[str]:
