@@ -22,10 +22,7 @@ from tests._servers import migrated_example_db, read_json_lines, running_gunicor
 ROOT = Path(__file__).resolve().parents[2]
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 #: The application's own settings, as the recipes import them.
-APP_SETTINGS = """\
-from tests.overlay.app_settings import *  # noqa: F403
-from tests.overlay.app_settings import INSTALLED_APPS, LOGGING  # noqa: F401
-"""
+APP_SETTINGS = "from tests.overlay.app_settings import *  # noqa: F403\n"
 
 
 def readme_recipe(name: str) -> str:
@@ -45,6 +42,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (package / "settings.py").write_text(APP_SETTINGS)
     (package / "settings_otel.py").write_text(readme_recipe("overlay settings"))
     (package / "wsgi.py").write_text(readme_recipe("wsgi.py"))
+    nologging = root / "nologging"  # an application that leaves LOGGING to Django
+    nologging.mkdir()
+    (nologging / "__init__.py").write_text("")
+    (nologging / "settings.py").write_text(APP_SETTINGS + "del LOGGING  # noqa: F821\n")
+    recipe = readme_recipe("overlay settings").replace("myproject", "nologging")
+    (nologging / "settings_otel.py").write_text(recipe)
     return root
 
 
@@ -81,6 +84,12 @@ class TestManagePyCheck:
     def test_the_overlay_recipe_is_in_place(self, project: Path) -> None:
         """The README's overlay: hooks, middleware and filter in place, nothing reported."""
         result = check(project, "myproject.settings_otel")
+        assert result.returncode == 0, result.stderr
+        assert _ids(result) == []
+
+    def test_the_overlay_recipe_without_logging(self, project: Path) -> None:
+        """An application with no LOGGING: the recipe adds none, and check is quiet."""
+        result = check(project, "nologging.settings_otel")
         assert result.returncode == 0, result.stderr
         assert _ids(result) == []
 
