@@ -367,7 +367,10 @@ def get_config() -> Config:
     config = _cached
     if config is None:
         with _lock:
-            config = _cached = build_config(_overrides)
+            try:
+                config = _cached = build_config(_overrides)
+            except ConfigurationError as exc:  # the caller's frame, not this module's internals
+                raise ConfigurationError(str(exc), problems=exc.problems) from None
     return config
 
 

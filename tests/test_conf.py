@@ -258,3 +258,16 @@ class TestCaching:
         finally:
             conf.configure()
         assert conf.get_config().user_id_field == "pk"
+
+
+def test_get_config_raises_without_inner_frames(settings: Any) -> None:
+    """A start-up that reads the configuration (a task worker) sees one frame of conf.py."""
+    import traceback
+
+    settings.OTEL_CONTEXT = {"SPAN_ATTRIBUTES": 1}
+    with pytest.raises(ConfigurationError) as info:
+        conf.get_config()
+    frames = [frame.name for frame in traceback.extract_tb(info.tb)]
+    assert frames[-1] == "get_config"
+    assert "build_config" not in frames
+    assert info.value.__suppress_context__
