@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean collector jaeger matrix matrix-lock dist wheel-smoke
+.PHONY: demo test docs lint typecheck pytest bench clean collector jaeger matrix matrix-lock dist wheel-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,12 @@ collector:
 jaeger: $(STAMP) collector
 	$(BIN)/python -m example.backend
 
-## test: lint, type-check and run the whole test suite
-test: lint pytest
+## test: lint, type-check, build the docs and run the whole test suite
+test: lint docs pytest
+
+## docs: build docs/ (Sphinx, MyST markdown) into docs/_build/html; any warning fails the build
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -n -q -b html docs docs/_build/html
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -113,4 +117,4 @@ wheel-smoke: dist
 	else echo "note: no Python 3.13 found: the new-user wheel smoke check is skipped"; fi
 
 clean:
-	rm -rf $(VENV) .demo .backend build *.egg-info dist .nox $(SMOKE)
+	rm -rf $(VENV) .demo .backend build *.egg-info dist .nox $(SMOKE) docs/_build

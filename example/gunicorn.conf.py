@@ -35,6 +35,9 @@ graceful_timeout = int(os.environ.get("EXAMPLE_GRACEFUL_TIMEOUT") or 10)
 proc_name = "otel-context-example"
 # gunicorn >= 25 opens a control socket at one per-user path: two servers would collide.
 control_socket_disable = True
+# One header line may be 8,190 bytes by default: a W3C-sized baggage header (8,192 bytes, plus
+# "baggage: ") gets 431 before the app sees it. 16 KiB leaves room for that line alone.
+limit_request_field_size = 16384
 
 _provider: Providers | None = None
 

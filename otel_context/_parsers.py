@@ -106,24 +106,6 @@ def as_mapping(value: object, option: str) -> dict[str, object]:
     return dict(value)
 
 
-def as_url_kwargs(value: object, option: str) -> dict[str, UrlKwargRule]:
-    rules: dict[str, UrlKwargRule] = {}
-    for kwarg, rule in as_mapping(value, option).items():
-        where = f"{option}[{kwarg!r}]"
-        if isinstance(rule, Mapping) and "lookup" in rule:
-            rules[kwarg] = as_callable(rule["lookup"], where)
-        elif isinstance(rule, str) and rule.startswith("lookup:"):
-            rules[kwarg] = import_callable(rule.removeprefix("lookup:"), where)
-        elif isinstance(rule, str) and rule:
-            rules[kwarg] = attributes.dotted(rule)
-        else:
-            msg = (
-                f"{where}: expected an attribute name or {{'lookup': 'dotted.path'}}, got {rule!r}"
-            )
-            raise ConfigurationError(msg)
-    return rules
-
-
 class Resolvers(dict[str, Callable[[Any], object]]):
     """``RESOLVERS``: attribute -> callable, and which attributes beat the URL's id.
 

@@ -25,7 +25,10 @@ class OtelContextConfig(AppConfig):
     def ready(self) -> None:
         """Instrument Django (the handler builds its middleware chain after this)."""
         from otel_context.conf import ConfigurationError  # noqa: PLC0415
-        from otel_context.django import checks  # noqa: PLC0415 - importing registers the checks
+        from otel_context.django import (  # noqa: PLC0415 - importing registers the checks
+            checks,
+            placement,  # noqa: F401
+        )
         from otel_context.django.instrumentation import instrument  # noqa: PLC0415
 
         setting_changed.connect(_on_setting_changed, dispatch_uid="otel_context.conf")

@@ -13,7 +13,14 @@ import importlib.metadata
 import platform
 from typing import Final, NamedTuple
 
-__all__ = ["SUPPORTED", "Range", "installed_version", "out_of_range", "supported_range"]
+__all__ = [
+    "SUPPORTED",
+    "Range",
+    "install_hint",
+    "installed_version",
+    "out_of_range",
+    "supported_range",
+]
 
 
 class Range(NamedTuple):
@@ -65,6 +72,30 @@ def installed_version(distribution: str) -> str | None:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def install_hint(distribution: str, extra: str) -> str:
+    """A ``pip install`` command for what otel-context's *extra* brings, that works today.
+
+    otel-context is not on a package index yet, so installing it with an extra finds nothing
+    (issue 21). The package the extra brings does, pinned to the release train installed next to
+    it: an exporter to the SDK's version, an instrumentation to the Django instrumentation's.
+
+    Args:
+        distribution: The package the extra brings, e.g. ``opentelemetry-instrumentation-asgi``.
+        extra: The extra's name, e.g. ``asgi``.
+
+    Returns:
+        E.g. ``pip install 'opentelemetry-instrumentation-asgi==0.66b1' (otel-context's [asgi]
+        extra)``; unpinned when the train's package is not installed.
+
+    .. versionadded:: 0.1.0
+    """
+    exporter = distribution.startswith("opentelemetry-exporter-")
+    train = "opentelemetry-sdk" if exporter else "opentelemetry-instrumentation-django"
+    version = installed_version(train)
+    pin = f"=={version}" if version else ""
+    return f"pip install '{distribution}{pin}' (otel-context's [{extra}] extra)"
 
 
 def _position(supported: Range, installed: str) -> str | None:

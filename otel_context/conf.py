@@ -31,8 +31,8 @@ from otel_context._parsers import (
     as_optional_str,
     as_resolvers,
     as_strings,
-    as_url_kwargs,
 )
+from otel_context._url_kwargs import UrlKwargs, as_url_kwargs
 
 __all__ = [
     "DEFAULT_OUTBOUND_HOSTS",
@@ -45,6 +45,7 @@ __all__ = [
     "Option",
     "Resolvers",
     "UrlKwargRule",
+    "UrlKwargs",
     "build_config",
     "configure",
     "get_config",
@@ -123,7 +124,8 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "URL_KWARGS",
         _DEFAULT_URL_KWARGS,
         as_url_kwargs,
-        "URL kwarg -> attribute name, or {'lookup': 'dotted.path'} returning several ids.",
+        "URL kwarg -> attribute name, or {'lookup': 'dotted.path'} returning several ids;"
+        " 'kwarg@routes' scopes it to URL names ('pk@tenant-*'), 'view:' or 'route:' globs.",
     ),
     Option(
         "RESOLVERS",
@@ -220,7 +222,7 @@ class Config:
     correlation_id_generator: Callable[[], str]
     trust_correlation_id: bool
     user_id_field: str | None
-    url_kwargs: Mapping[str, UrlKwargRule]
+    url_kwargs: UrlKwargs
     resolvers: Resolvers
     inbound_baggage_allow: tuple[str, ...]
     inbound_baggage_max_entries: int

@@ -37,17 +37,20 @@ from werkzeug.wsgi import ClosingIterator
 
 from otel_context import _private
 from otel_context import request as lifecycle
+from otel_context._url_kwargs import Route, view_path
 from otel_context.conf import get_config
 from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
 from otel_context.propagation import prepare
 from otel_context.streaming import ScopedChunks, hand_over
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Hashable, Iterable, Mapping
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from opentelemetry.trace import Span
 
+    from otel_context._parsers import UrlKwargRule
+    from otel_context._url_kwargs import UrlKwargs
     from otel_context.conf import Config
 
 __all__ = ["instrument_app"]
@@ -107,10 +110,25 @@ def _bind_routed(state: RequestState) -> None:
     if flask.request.url_rule is None:
         return  # a 404 or 405: as with Django, no view, so no resolvers (scanners cost nothing)
     config = state.config
-    ids = from_url_kwargs(flask.request.view_args or {}, config.url_kwargs)
+    ids = from_url_kwargs(flask.request.view_args or {}, _url_rules(config.url_kwargs))
     resolved = run_resolvers(tuple(config.resolvers), config.resolvers, flask.request)
     state.retry = tuple(name for name in config.resolvers if resolved.get(name) is None)
     bind_derived(state.request.scope, ids, resolved, config.resolvers.over_url)
+
+
+def _url_rules(rules: UrlKwargs) -> Mapping[str, UrlKwargRule]:
+    """``URL_KWARGS`` on this request's route; a dict lookup once the route was seen."""
+    rule = flask.request.url_rule
+    if not rules.scoped or rule is None:
+        return rules
+    key = (rule.rule, rule.endpoint, flask.current_app.view_functions.get(rule.endpoint))
+    return rules.for_route(key, _describe_route)
+
+
+def _describe_route(key: Hashable) -> Route:
+    """A Flask route for ``URL_KWARGS`` scopes: its name is the endpoint (``bp.view``)."""
+    pattern, endpoint, view = cast("tuple[str, str, object]", key)
+    return Route(endpoint, "", pattern, view_path(view))
 
 
 def _before_request() -> None:

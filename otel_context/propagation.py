@@ -23,6 +23,14 @@ from opentelemetry.propagators import textmap
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from otel_context._baggage_limits import (
+    MAX_BYTES,
+    MAX_MEMBERS,
+    OUTBOUND_OVER_LIMIT_ATTRIBUTE,
+    cut_header,
+    fit_entries,
+    note_cut,
+)
 from otel_context.attributes import CORRELATION_ID
 from otel_context.conf import Config, configure, get_config
 from otel_context.patterns import host_allowed, key_allowed
@@ -43,9 +51,10 @@ class SafeBaggagePropagator(W3CBaggagePropagator):
 
     - Values are percent-decoded, not form-decoded: a ``+`` stays a ``+``
       (opentelemetry-python #5566), and encoding uses ``%20`` for spaces.
-    - A header over the limits is ignored without logging its content (the SDK logs the
-      whole client-supplied header at WARNING). Trace context is extracted separately and
-      is unaffected.
+    - The W3C Baggage CR's limits, 64 list-members and 8,192 bytes, in and out: a longer
+      header keeps its first whole members and the cut is counted (``_baggage_limits``),
+      never logged (the SDK drops the whole header and logs it verbatim at WARNING). Trace
+      context is extracted separately and is unaffected.
     """
 
     def extract(
@@ -60,16 +69,10 @@ class SafeBaggagePropagator(W3CBaggagePropagator):
         header = values[0] if values else None
         if not header:
             return context
-        if len(header) > self._MAX_HEADER_LENGTH:
-            _logger.warning(
-                "baggage header of %d bytes ignored (limit %d)",
-                len(header),
-                self._MAX_HEADER_LENGTH,
-            )
-            return context
-        for name, value in parse_baggage(header, self._MAX_PAIRS, self._MAX_PAIR_LENGTH).items():
+        header, cut = cut_header(header)
+        for name, value in parse_baggage(header, MAX_MEMBERS, MAX_BYTES).items():
             context = baggage.set_baggage(name, value, context)
-        return context
+        return note_cut(cut, context)
 
     def inject(
         self,
@@ -78,7 +81,7 @@ class SafeBaggagePropagator(W3CBaggagePropagator):
         setter: textmap.Setter[textmap.CarrierT] = textmap.default_setter,
     ) -> None:
         """Write the context's baggage, percent-encoded, within the W3C limits."""
-        header = encode_baggage(baggage.get_all(context), self._MAX_PAIRS, self._MAX_HEADER_LENGTH)
+        header = encode_baggage(baggage.get_all(context), MAX_MEMBERS, MAX_BYTES)
         if header:
             setter.set(carrier, self._BAGGAGE_HEADER_NAME, header)
 
@@ -101,15 +104,17 @@ def parse_baggage(header: str, max_pairs: int = 180, max_pair_length: int = 4096
 def encode_baggage(
     entries: Mapping[str, object], max_pairs: int = 180, max_length: int = 8192
 ) -> str:
-    """Encode baggage entries as a W3C header value, dropping what does not fit."""
+    """Encode baggage entries as a W3C header value, leaving out whole entries that do not fit.
+
+    One pass: each entry is encoded once, and one that does not fit is skipped, not the rest.
+    """
     parts: list[str] = []
-    length = 0
+    length = -1  # the first member has no comma before it
     for name, value in entries.items():
-        part = f"{quote(name, safe='')}={quote(str(value), safe='')}"
-        if len(parts) >= max_pairs or length + len(part) + 1 > max_length:
-            break
-        parts.append(part)
-        length += len(part) + 1
+        part = f"{quote(str(name), safe='')}={quote(str(value), safe='')}"  # encoded_member
+        if len(parts) < max_pairs and length + len(part) + 1 <= max_length:
+            parts.append(part)
+            length += len(part) + 1
     return ",".join(parts)
 
 
@@ -127,12 +132,16 @@ def destination_host(context: Context | None = None) -> str | None:
     return None
 
 
-def outbound_context(context: Context | None, config: Config) -> Context:
+def outbound_context(context: Context | None, config: Config) -> tuple[Context, int]:
     """*context* with the baggage the outbound policy lets go to the destination.
 
     Every key that leaves must match ``OUTBOUND_BAGGAGE_KEYS``; identifiers (the scope's and
     server-owned baggage entries such as ``correlation.id``) also need
-    ``PROPAGATE_IDENTIFIERS``. Other hosts get no baggage at all.
+    ``PROPAGATE_IDENTIFIERS``. Other hosts get no baggage at all. Within the W3C limits
+    (64 members, 8,192 bytes encoded) the identifiers go first, then the application's keys.
+
+    Returns:
+        The context to inject, and how many allowed entries the limits left out.
     """
     host = destination_host(context)
     allowed = (
@@ -141,18 +150,34 @@ def outbound_context(context: Context | None, config: Config) -> Context:
         else host_allowed(host, config.outbound_baggage_hosts)
     )
     if not allowed:
-        return baggage.clear(context)  # third parties get trace context, never our baggage
-    entries = {str(k): v for k, v in baggage.get_all(context).items()}
+        return baggage.clear(context), 0  # third parties get trace context, never our baggage
+    owned, keys, propagate = config.server_owned, config.outbound_baggage_keys, False
+    identifiers: dict[str, object] = {}  # first, then the application's keys
+    others: dict[str, object] = {}
+    for key, value in baggage.get_all(context).items():
+        if key in owned:
+            identifiers[key] = value
+        elif key_allowed(key, keys):
+            others[key] = value
     if config.propagate_identifiers:
         scope = current_scope(context)
-        entries.update(scope.identifiers() if scope is not None else {})
-    else:
-        entries = {k: v for k, v in entries.items() if k not in config.server_owned}
+        identifiers.update(scope.identifiers() if scope is not None else {})
+        propagate = True
+    ordered = {k: v for k, v in identifiers.items() if key_allowed(k, keys)} if propagate else {}
+    kept, over_limit = fit_entries(ordered | others)
     merged = baggage.clear(context)
-    for key, value in entries.items():
-        if key_allowed(key, config.outbound_baggage_keys):
-            merged = baggage.set_baggage(key, value, merged)
-    return merged
+    for key, value in kept.items():
+        merged = baggage.set_baggage(key, value, merged)
+    return merged, over_limit
+
+
+def count_outbound_cut(over_limit: int, context: Context | None) -> None:
+    """Count entries the limits left out on the span current in *context* (the client span)."""
+    if not over_limit:
+        return
+    span = trace.get_current_span(context)
+    if span.is_recording():
+        span.set_attribute(OUTBOUND_OVER_LIMIT_ATTRIBUTE, over_limit)
 
 
 class IdentifierPropagator(textmap.TextMapPropagator):
@@ -189,7 +214,8 @@ class IdentifierPropagator(textmap.TextMapPropagator):
         """
         try:
             config = get_config()
-            context = outbound_context(context, config)
+            context, over_limit = outbound_context(context, config)
+            count_outbound_cut(over_limit, context)
             correlation_id = baggage.get_baggage(CORRELATION_ID, context)
             if isinstance(correlation_id, str):
                 setter.set(carrier, config.correlation_id_headers[0], correlation_id)

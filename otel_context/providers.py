@@ -38,7 +38,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
-from otel_context._hints import extra_hint
+from otel_context.compat import install_hint
 from otel_context.conf import ConfigurationError, get_config
 from otel_context.sampling import sampler_from_env
 
@@ -57,6 +57,10 @@ GRPC: Final = "grpc"
 HTTP_PROTOBUF: Final = "http/protobuf"
 _SIGNAL_PATHS: Final = {"traces": "v1/traces", "logs": "v1/logs"}
 _EXTRA: Final = {GRPC: "grpc", HTTP_PROTOBUF: "otlp"}
+_EXPORTER_DISTRIBUTION: Final = {
+    GRPC: "opentelemetry-exporter-otlp-proto-grpc",
+    HTTP_PROTOBUF: "opentelemetry-exporter-otlp-proto-http",
+}
 
 _logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -283,9 +287,10 @@ def _otlp_exporter(signal: str, protocol: str, endpoint: str | None, timeout: fl
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:  # the exporter packages are extras
-        package = "opentelemetry-exporter-otlp-proto-" + ("grpc" if protocol == GRPC else "http")
-        hint = extra_hint(_EXTRA[protocol], package, "opentelemetry-sdk")
-        msg = f"OTLP export over {protocol} needs its exporter ({exc}). {hint}"
+        msg = (
+            f"OTLP export over {protocol} needs its exporter: "
+            f"{install_hint(_EXPORTER_DISTRIBUTION[protocol], _EXTRA[protocol])} ({exc})"
+        )
         raise ConfigurationError(msg) from exc
     return getattr(module, f"OTLP{kind}Exporter")(endpoint=endpoint, timeout=timeout)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import baggage
 
 from otel_context import correlation
+from otel_context._baggage_limits import MAX_MEMBERS, OVER_LIMIT_ATTRIBUTE, cut_count
 from otel_context.attributes import CORRELATION_ID
 from otel_context.baggage import InboundBaggage, filter_inbound, peer_is_trusted
 from otel_context.scope import UPSTREAM, RequestScope, as_text, attach_scope, detach_scope
@@ -76,6 +77,10 @@ def begin(
         What :func:`end` needs; the adapter keeps it on its request object.
     """
     entries = baggage.get_all()
+    over_limit = cut_count()
+    if len(entries) > MAX_MEMBERS:  # extracted by another codec than ours (see propagation)
+        over_limit += len(entries) - MAX_MEMBERS
+        entries = dict(list(entries.items())[:MAX_MEMBERS])
     trusting = config.trust_upstream_identifiers or config.trust_correlation_id
     trusted_peer = trusting and peer_is_trusted(peer, config.trusted_networks)
     # Most requests bring no baggage: skip the filter and the clearing then (measured: ~4 %
@@ -94,8 +99,8 @@ def begin(
     for key, value in inbound.kept.items():
         context = baggage.set_baggage(key, value, context)
     context = baggage.set_baggage(CORRELATION_ID, cid, context)
-    if inbound.dropped and span.is_recording():
-        span.set_attribute(DROPPED_ATTRIBUTE, inbound.dropped)
+    if (inbound.dropped or over_limit) and span.is_recording():
+        count_inbound_cut(span, inbound.dropped, over_limit)
     return Request(scope, attach_scope(scope, context), cid, header)
 
 
@@ -109,6 +114,14 @@ def correlation_from_headers(
         trusted=config.trust_correlation_id and trusted_peer,
         generator=config.correlation_id_generator,
     )
+
+
+def count_inbound_cut(span: Span, dropped: int, over_limit: int) -> None:
+    """Count on the server span what inbound baggage lost: to the policy, to the W3C limits."""
+    if dropped:
+        span.set_attribute(DROPPED_ATTRIBUTE, dropped)
+    if over_limit:
+        span.set_attribute(OVER_LIMIT_ATTRIBUTE, over_limit)
 
 
 def settle_span(scope: RequestScope) -> None:

@@ -14,7 +14,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 import otel_context
-from otel_context.compat import SUPPORTED, Range
+from otel_context import compat
+from otel_context.compat import SUPPORTED, Range, install_hint, installed_version
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -135,7 +136,7 @@ class TestMatrixPins:
 
 
 def _readme_table(marker: str) -> list[list[str]]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "versions.md").read_text(encoding="utf-8")
     table = text.split(f"<!-- {marker}", 1)[1].split("\n\n", 1)[0]
     rows = [line for line in table.splitlines() if line.startswith("|")][2:]
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
@@ -161,3 +162,39 @@ class TestReadmeSupportTable:
                 ("django", "structlog", "opentelemetry-api", CONTRIB.distribution), start=2
             ):
                 assert row[column] == str(cell[dist]), (name, dist)
+
+
+class TestInstallHint:
+    """Hints name a command that works today: otel-context is not on an index yet (issue 21)."""
+
+    def test_an_instrumentation_is_pinned_to_the_django_instrumentations_train(self) -> None:
+        """The ASGI hint installs the instrumentation at the Django instrumentation's version."""
+        train = installed_version("opentelemetry-instrumentation-django")
+        assert install_hint("opentelemetry-instrumentation-asgi", "asgi") == (
+            f"pip install 'opentelemetry-instrumentation-asgi=={train}'"
+            " (otel-context's [asgi] extra)"
+        )
+        # that release exists: it is the one installed here, next to the Django instrumentation
+        assert installed_version("opentelemetry-instrumentation-asgi") == train
+
+    def test_an_exporter_is_pinned_to_the_sdk(self) -> None:
+        """An exporter goes with the SDK's version, not the contrib train's."""
+        sdk = installed_version("opentelemetry-sdk")
+        hint = install_hint("opentelemetry-exporter-otlp-proto-http", "otlp")
+        assert hint.startswith(f"pip install 'opentelemetry-exporter-otlp-proto-http=={sdk}'")
+        assert installed_version("opentelemetry-exporter-otlp-proto-http") == sdk
+
+    def test_without_the_train_installed_the_hint_is_unpinned(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """No version to pin to: the bare package, still a command that works."""
+        monkeypatch.setattr(compat, "installed_version", lambda distribution: None)
+        assert install_hint("opentelemetry-instrumentation-asgi", "asgi").startswith(
+            "pip install 'opentelemetry-instrumentation-asgi' "
+        )
+
+    def test_no_message_installs_otel_context_from_an_index(self) -> None:
+        """No string in otel_context/ tells a user to ``pip install`` otel-context itself."""
+        pattern = re.compile(r"pip install ['\"]?otel[-_]context")
+        for path in sorted((ROOT / "otel_context").rglob("*.py")):
+            assert not pattern.search(path.read_text(encoding="utf-8")), path

@@ -13,6 +13,7 @@ from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from otel_context import IdentifierPropagator, conf
+from otel_context._baggage_limits import cut_count
 from otel_context.propagation import (
     SafeBaggagePropagator,
     encode_baggage,
@@ -182,10 +183,10 @@ class TestSafeBaggageCodec:
         assert parse_baggage("k=" + "v" * 5000) == {}
         assert len(encode_baggage({f"k{i}": "v" * 100 for i in range(200)})) <= 8192
 
-    def test_oversized_header_ignored_without_echo_and_trace_context_kept(
+    def test_oversized_member_cut_without_echo_and_trace_context_kept(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
-        """A 64 KB header: no baggage, no copy of it in the logs, traceparent still read."""
+        """A 64 KB one-member header: no baggage, nothing logged, counted, traceparent read."""
         propagator = CompositePropagator([TraceContextTextMapPropagator(), SafeBaggagePropagator()])
         traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         with caplog.at_level(logging.DEBUG):
@@ -197,8 +198,8 @@ class TestSafeBaggageCodec:
             trace.get_current_span(ctx).get_span_context().trace_id
             == 0x4BF92F3577B34DA6A3CE929D0E0E4736
         )
-        assert "SECRET" not in caplog.text
-        assert "ignored" in caplog.text
+        assert caplog.text == ""
+        assert cut_count(ctx) == 1
 
 
 class TestInstall:

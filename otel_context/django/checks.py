@@ -15,11 +15,13 @@
   commands stop; silence it (``SILENCED_SYSTEM_CHECKS``) to run untested at your own risk.
 - ``otel_context.E006``: the Django instrumentation lacks a private name otel_context reads
   (``otel_context._private``); ``instrument()`` refuses to start for the same reason.
-- ``otel_context.W005``: otel_context's hooks are not on the Django instrumentation.
-- ``otel_context.W006``: a middleware is missing from ``MIDDLEWARE``, or in the wrong place.
-- ``otel_context.W007``: a logging handler formats otel_context's fields without
+- ``otel_context.W005``: a span processor (``BaggageSpanProcessor``) copies server-owned keys
+  from baggage onto spans as they start: the server span gets the client's unfiltered baggage.
+- ``otel_context.W006``: otel_context's hooks are not on the Django instrumentation.
+- ``otel_context.W007``: a middleware is missing from ``MIDDLEWARE``, or in the wrong place.
+- ``otel_context.W008``: a logging handler formats otel_context's fields without
   ``OTelContextFilter``, or renders stdlib records without ``StructlogOTelProcessor``.
-- ``otel_context.W008``: no log line carries the ids: no handler adds them, and structlog's
+- ``otel_context.W009``: no log line carries the ids: no handler adds them, and structlog's
   chain has no ``StructlogOTelProcessor``.
 
 .. versionadded:: 0.1.0
@@ -27,7 +29,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 from collections import Counter
 from pathlib import Path
@@ -37,7 +38,6 @@ from django.conf import settings
 from django.core import checks
 
 from otel_context import _private, compat
-from otel_context._hints import extra_hint
 from otel_context.conf import ConfigurationError, build_config, get_config, problems
 
 #: The baggage-read check scans ``settings.BASE_DIR`` only up to this many ``.py`` files:
@@ -45,19 +45,13 @@ from otel_context.conf import ConfigurationError, build_config, get_config, prob
 #: 836 files on a loaded 2-core machine), so at most ~0.7 s. Beyond, run the catalogue command.
 MAX_CHECK_FILES = 2000
 
+ASGI_HINT = compat.install_hint("opentelemetry-instrumentation-asgi", "asgi") + "."
 OTEL_MIDDLEWARE = (
     "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 )
 CORRELATION_MIDDLEWARE = "otel_context.django.middleware.CorrelationMiddleware"
-SETTINGS_HINT = "The settings table in otel_context's README lists every option."
+SETTINGS_HINT = "otel_context's settings table (docs/settings.md) lists every option."
 Messages = list[checks.CheckMessage]
-
-
-def asgi_hint() -> str:
-    """What to install for ASGI requests to be traced (a command that works as printed)."""
-    return extra_hint(
-        "asgi", "opentelemetry-instrumentation-asgi", "opentelemetry-instrumentation-django"
-    )
 
 
 def asgi_supported() -> bool:
@@ -77,7 +71,7 @@ def refuse_asgi_without_extra() -> None:
     from django.core.handlers.asgi import ASGIHandler  # noqa: PLC0415
 
     def refuse(self: object, *args: object, **kwargs: object) -> None:
-        msg = f"otel_context: ASGI requests would not be traced. {asgi_hint()}"
+        msg = f"otel_context: ASGI requests would not be traced. {ASGI_HINT}"
         raise ImproperlyConfigured(msg)
 
     ASGIHandler.__init__ = refuse  # type: ignore[method-assign]
@@ -92,7 +86,7 @@ def check_asgi(app_configs: Any = None, **kwargs: Any) -> Messages:
                 "ASGI_APPLICATION is set but opentelemetry-instrumentation-asgi is not "
                 "installed: DjangoInstrumentor skips every ASGI request, so there are no spans "
                 "and no identifiers.",
-                hint=asgi_hint(),
+                hint=ASGI_HINT,
                 id="otel_context.E001",
             )
         ]
@@ -240,68 +234,25 @@ def check_private_names(app_configs: Any = None, **kwargs: Any) -> Messages:
     ]
 
 
-IN_PLACE_HINT = (
-    'Add "otel_context" to INSTALLED_APPS of the settings module every process runs with'
-    " (DJANGO_SETTINGS_MODULE), or call otel_context.instrument() before the handler is"
-    ' built; see "Apps that own their settings" in the README.'
-)
-MIDDLEWARE_HINT = (
-    "Leave both to otel_context (it inserts them), or list CorrelationMiddleware right before"
-    " the OpenTelemetry middleware and IdentifiersMiddleware after AuthenticationMiddleware."
-)
-FILTER_HINT = (
-    'In LOGGING, define {"()": "otel_context.OTelContextFilter"} under "filters" and name it in'
-    " that handler's filters; for a ProcessorFormatter, put StructlogOTelProcessor() in its"
-    " foreign_pre_chain (see Standard library logging in the README)."
-)
+@checks.register(checks.Tags.security)
+def check_baggage_span_processor(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """No span processor copies a client's server-owned baggage keys onto the server span."""
+    from otel_context._baggage_processors import copied_keys  # noqa: PLC0415
 
-
-@checks.register(checks.Tags.compatibility)
-def check_in_place(app_configs: Any = None, **kwargs: Any) -> Messages:
-    """The hooks are on the instrumentation and the middleware chain has ours (W005, W006)."""
-    from otel_context.django import placement  # noqa: PLC0415
-
-    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
-    messages: Messages = [
-        checks.Warning(problem, hint=IN_PLACE_HINT, id="otel_context.W005")
-        for problem in placement.hook_problems()
-    ]
-    messages += [
-        checks.Warning(problem, hint=MIDDLEWARE_HINT, id="otel_context.W006")
-        for problem in placement.middleware_problems(middleware)
-    ]
-    return messages
-
-
-@checks.register(checks.Tags.compatibility)
-def check_logging(app_configs: Any = None, **kwargs: Any) -> Messages:
-    """Handlers that format otel_context's fields have the filter; some line carries ids."""
-    from otel_context.django import placement  # noqa: PLC0415
-
-    fields = placement.STANDARD_FIELDS
-    with contextlib.suppress(ConfigurationError):  # E002 reports it
-        configured = build_config().server_owned
-        fields = fields.union(configured, (key.replace(".", "_") for key in configured))
-    problems, any_adds = placement.handler_problems(fields)
-    messages: Messages = [
-        checks.Warning(problem, hint=FILTER_HINT, id="otel_context.W007") for problem in problems
-    ]
-    if not any_adds and not problems and not _structlog_adds_ids():
-        messages.append(
-            checks.Warning(
-                "No log line carries otel_context's ids: no logging handler adds them to "
-                "stdlib records, and structlog's processors have no StructlogOTelProcessor.",
-                hint=FILTER_HINT,
-                id="otel_context.W008",
-            )
+    try:
+        keys = copied_keys(build_config().server_owned)
+    except Exception:  # E002 reports the configuration; a broken provider is not ours to judge
+        return []
+    if not keys:
+        return []
+    return [
+        checks.Warning(
+            "A span processor copies baggage onto spans as they start ("
+            + ", ".join(keys)
+            + "): the server span starts before otel_context filters the request's baggage, so "
+            "a client's 'baggage: user.id=...' lands on it as an attribute.",
+            hint="Give BaggageSpanProcessor a predicate that refuses these keys, never "
+            "ALLOW_ALL_BAGGAGE_KEYS; BaggageLogProcessor and child spans see filtered baggage.",
+            id="otel_context.W005",
         )
-    return messages
-
-
-def _structlog_adds_ids() -> bool:
-    import structlog  # noqa: PLC0415
-
-    from otel_context.processors import StructlogOTelProcessor  # noqa: PLC0415
-
-    processors = structlog.get_config()["processors"] if structlog.is_configured() else []
-    return any(isinstance(processor, StructlogOTelProcessor) for processor in processors)
+    ]

@@ -14,19 +14,22 @@ unless the resolver is ``over_url`` (see :mod:`otel_context.identifiers`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.utils.functional import LazyObject, empty
 
+from otel_context._url_kwargs import Route, view_path
 from otel_context.attributes import USER_ID
 from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
 from otel_context.scope import RESOLVER, coerce
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Hashable, Mapping
 
     from django.http import HttpRequest
+    from django.urls import ResolverMatch
 
+    from otel_context._parsers import UrlKwargRule
     from otel_context.conf import Config
     from otel_context.scope import RequestScope
 
@@ -112,10 +115,29 @@ class DjangoIdentifiers:
         authenticates inside the view) runs the resolvers that found nothing once more.
         """
         self()
-        url_ids = from_url_kwargs(view_kwargs, self.config.url_kwargs)
+        url_ids = from_url_kwargs(view_kwargs, self._url_rules())
         resolved = self._resolve(tuple(self.config.resolvers))
         self._retry = tuple(name for name, value in resolved.items() if value is None)
         bind_derived(self.scope, url_ids, resolved, self.config.resolvers.over_url)
 
+    def _url_rules(self) -> Mapping[str, UrlKwargRule]:
+        """``URL_KWARGS`` on this request's route: a dict lookup once the route was seen."""
+        rules = self.config.url_kwargs
+        match: ResolverMatch | None = self.request.resolver_match
+        if not rules.scoped or match is None:
+            return rules
+        key = (match.route, match.url_name, match.namespace, match.func)
+        try:
+            found = rules.cache.get(key)  # for_route's hit path, inlined: this runs per request
+        except TypeError:
+            found = None  # an unhashable view callable: for_route resolves it uncached
+        return found if found is not None else rules.for_route(key, describe_route)
+
     def _resolve(self, names: tuple[str, ...]) -> dict[str, object]:
         return run_resolvers(names, self.config.resolvers, self.request) if names else {}
+
+
+def describe_route(key: Hashable) -> Route:
+    """The :class:`Route` of a ``(route, url_name, namespace, func)`` key (once per route)."""
+    pattern, url_name, namespace, func = cast("tuple[str | None, str | None, str, object]", key)
+    return Route(url_name, namespace, pattern or "", view_path(func))

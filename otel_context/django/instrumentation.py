@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otel_context import _private
+from otel_context._official_structlog import TAKEN_OUT, export_once
 from otel_context.conf import ConfigurationError
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
@@ -175,6 +176,8 @@ def instrument(**options: Any) -> None:
         _install_guard()
         _install_middleware()
     django_tasks.instrument()  # Django 6.0+: a no-op before
+    if export_once():  # the settings are loaded: structlog has the application's chain
+        _logger.warning(TAKEN_OUT)
     try:  # last: with a bad option everything is in place to refuse start-up with one line
         prepare(options)
     except ConfigurationError as exc:
@@ -236,13 +239,13 @@ def _printed(logger: logging.Logger) -> bool:
     return any(isinstance(handler, logging.StreamHandler) for handler in handlers)
 
 
-def _report(problem: str) -> None:
-    """Log *problem*, and write it to stderr if no handler would show it.
+def _report(problem: str, level: int = logging.ERROR) -> None:
+    """Log *problem* at *level*, and write it to stderr if no handler would show it.
 
     At post-instrument time the application's logging is not configured yet, and the OTel
     distribution may have put only its exporting ``LoggingHandler`` on the root logger.
     """
-    _logger.error(problem)
+    _logger.log(level, problem)
     if not _printed(_logger):
         sys.stderr.write(problem + "\n")
 
@@ -273,7 +276,9 @@ def post_instrument() -> None:
             install_propagator()
             _install_hooks()
             _install_guard()
-            _install_middleware()
+            _install_middleware()  # reads the settings: structlog gets the application's chain
         django_tasks.instrument()
+        if export_once():
+            _report(TAKEN_OUT, logging.WARNING)
     except Exception:
         _logger.exception("otel_context: zero-code set-up failed; Django requests have no ids")

@@ -24,7 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
-from otel_context.django.checks import asgi_hint, asgi_supported, require_usable_config
+from otel_context.django.checks import ASGI_HINT, asgi_supported, require_usable_config
 from otel_context.django.hooks import echo_if_rejected, establish_correlation_id, request_state
 
 _logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class IdentifiersMiddleware:
         self.get_response = get_response
         if iscoroutinefunction(get_response):
             if not asgi_supported():  # fail at start-up rather than trace nothing
-                msg = f"otel_context: ASGI needs opentelemetry-instrumentation-asgi. {asgi_hint()}"
+                msg = f"otel_context: ASGI needs opentelemetry-instrumentation-asgi. {ASGI_HINT}"
                 raise ImproperlyConfigured(msg)
             markcoroutinefunction(self)
 
@@ -106,4 +106,4 @@ class CorrelationMiddleware:
 @functools.cache
 def report_untraced_asgi() -> None:
     """Log, once per process, that ASGI requests go untraced."""
-    _logger.error("otel_context: ASGI requests are not traced. %s", asgi_hint())
+    _logger.error("otel_context: ASGI requests are not traced. %s", ASGI_HINT)

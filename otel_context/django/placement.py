@@ -2,24 +2,32 @@
 
 Applications that build ``INSTALLED_APPS``, ``MIDDLEWARE`` and ``LOGGING`` themselves (an
 overlay settings module, a plugin list, ``otel_context.instrument()`` in ``wsgi.py``) can end
-up with a piece missing and nothing failing: no ids, silently. Each function here returns
-what is missing, one sentence each; ``otel_context.django.checks`` turns them into messages.
+up with a piece missing and nothing failing: no ids, silently. The finders here say what is
+missing, one sentence each; the system checks below report them (``otel_context.W006`` to
+``W009``, listed with the others in ``otel_context.django.checks``). Importing this module
+registers them (``AppConfig.ready()`` does).
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import TYPE_CHECKING, Any, Final
 
+from django.conf import settings
+from django.core import checks
+
 from otel_context import _private
 from otel_context.attributes import SERVER_OWNED, SPAN_ID, TRACE_ID, TRACE_SAMPLED
+from otel_context.conf import ConfigurationError, build_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+Messages = list[checks.CheckMessage]
 OTEL_MIDDLEWARE: Final = _private.DJANGO_MIDDLEWARE.path
 IDENTIFIERS_MIDDLEWARE: Final = "otel_context.django.middleware.IdentifiersMiddleware"
 CORRELATION_MIDDLEWARE: Final = "otel_context.django.middleware.CorrelationMiddleware"
@@ -153,3 +161,66 @@ def handler_problems(identifier_fields: frozenset[str] = STANDARD_FIELDS) -> tup
                 "its records lack them and fail to format ('--- Logging error ---')."
             )
     return problems, any_adds
+
+
+IN_PLACE_HINT = (
+    'Add "otel_context" to INSTALLED_APPS of the settings module every process runs with'
+    " (DJANGO_SETTINGS_MODULE), or call otel_context.instrument() before the handler is"
+    ' built; see "Apps that own their settings" in the README.'
+)
+MIDDLEWARE_HINT = (
+    "Leave both to otel_context (it inserts them), or list CorrelationMiddleware right before"
+    " the OpenTelemetry middleware and IdentifiersMiddleware after AuthenticationMiddleware."
+)
+FILTER_HINT = (
+    'In LOGGING, define {"()": "otel_context.OTelContextFilter"} under "filters" and name it in'
+    " that handler's filters; for a ProcessorFormatter, put StructlogOTelProcessor() in its"
+    " foreign_pre_chain (see otel_context's docs/logging.md)."
+)
+
+
+@checks.register(checks.Tags.compatibility)
+def check_in_place(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """The hooks are on the instrumentation and the middleware chain has ours (W006, W007)."""
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    messages: Messages = [
+        checks.Warning(problem, hint=IN_PLACE_HINT, id="otel_context.W006")
+        for problem in hook_problems()
+    ]
+    messages += [
+        checks.Warning(problem, hint=MIDDLEWARE_HINT, id="otel_context.W007")
+        for problem in middleware_problems(middleware)
+    ]
+    return messages
+
+
+@checks.register(checks.Tags.compatibility)
+def check_logging(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """Handlers that format otel_context's fields have the filter; some line carries ids."""
+    fields = STANDARD_FIELDS
+    with contextlib.suppress(ConfigurationError):  # E002 reports it
+        configured = build_config().server_owned
+        fields = fields.union(configured, (key.replace(".", "_") for key in configured))
+    problems, any_adds = handler_problems(fields)
+    messages: Messages = [
+        checks.Warning(problem, hint=FILTER_HINT, id="otel_context.W008") for problem in problems
+    ]
+    if not any_adds and not problems and not _structlog_adds_ids():
+        messages.append(
+            checks.Warning(
+                "No log line carries otel_context's ids: no logging handler adds them to "
+                "stdlib records, and structlog's processors have no StructlogOTelProcessor.",
+                hint=FILTER_HINT,
+                id="otel_context.W009",
+            )
+        )
+    return messages
+
+
+def _structlog_adds_ids() -> bool:
+    import structlog  # noqa: PLC0415
+
+    from otel_context.processors import StructlogOTelProcessor  # noqa: PLC0415
+
+    processors = structlog.get_config()["processors"] if structlog.is_configured() else []
+    return any(isinstance(processor, StructlogOTelProcessor) for processor in processors)

@@ -149,7 +149,7 @@ class TestFixtureApp:
         assert [read.line for read in dropped["amplitude.session_id"]] == [14, 15]
 
     def test_allowlisted_keys_are_not_dropped(self) -> None:
-        """With the README's allowlist only ``tenant.region`` is left."""
+        """With the Security page's allowlist only ``tenant.region`` is left."""
         reads = baggage_reads(READERS, DEFAULT_EXCLUDE, max_files=100) or []
         config = _config(inbound_baggage_allow=["amplitude.*", "mcp.client_name"])
         assert list(dropped_keys(reads, config)) == ["tenant.region"]

@@ -36,9 +36,7 @@ class TestAsgiWithoutTheExtra:
         async def get_response(request: object) -> HttpResponse:
             return HttpResponse()
 
-        with pytest.raises(
-            ImproperlyConfigured, match=r"\[asgi\] extra .*opentelemetry-instrumentation-asgi=="
-        ):
+        with pytest.raises(ImproperlyConfigured, match="instrumentation-asgi=="):
             middleware.IdentifiersMiddleware(get_response)
 
     @pytest.mark.usefixtures("no_asgi_support")
@@ -48,9 +46,7 @@ class TestAsgiWithoutTheExtra:
 
         monkeypatch.setattr(ASGIHandler, "__init__", ASGIHandler.__init__)  # restored after
         checks.refuse_asgi_without_extra()
-        with pytest.raises(
-            ImproperlyConfigured, match=r"\[asgi\] extra .*opentelemetry-instrumentation-asgi=="
-        ):
+        with pytest.raises(ImproperlyConfigured, match="instrumentation-asgi=="):
             ASGIHandler()
 
     def test_asgi_handler_untouched_when_supported(self) -> None:

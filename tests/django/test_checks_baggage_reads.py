@@ -19,8 +19,8 @@ DROPPED = ["amplitude.device_id", "amplitude.platform", "amplitude.session_id"]
 
 
 def _readme_allowlist() -> object:
-    """The ``OTEL_CONTEXT`` of the README's Security example for baggage the app reads."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    """The ``OTEL_CONTEXT`` of the Security page's example for baggage the app reads."""
+    text = (REPO / "docs" / "security.md").read_text(encoding="utf-8")
     block = text.split("**Baggage your application reads.**", 1)[1]
     code = block.split("```python\n", 1)[1].split("```", 1)[0]
     (assignment,) = ast.parse(code).body
@@ -49,7 +49,7 @@ class TestCheckBaggageReads:
         assert isinstance(session, django_checks.Warning)
 
     def test_allowlisted_keys_are_quiet(self, settings: Any) -> None:
-        """With the README's allowlist only the key it does not list is reported."""
+        """With the Security page's allowlist only the key it does not list is reported."""
         settings.BASE_DIR = READERS
         settings.OTEL_CONTEXT = _readme_allowlist()
         assert [message.msg.split("'")[1] for message in _w003()] == ["tenant.region"]

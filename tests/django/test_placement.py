@@ -1,4 +1,4 @@
-"""Whether otel_context is really in place: hooks, middleware and logging handlers (W005-W008)."""
+"""Whether otel_context is really in place: hooks, middleware and logging handlers (W006-W009)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import structlog
 from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
 
 from otel_context import OTelContextFilter, StructlogOTelProcessor
-from otel_context.django import checks, hooks, placement
+from otel_context.django import hooks, placement
 from otel_context.django.instrumentation import _Chained
 
 
@@ -38,7 +38,7 @@ class TestHooks:
     def test_in_place(self) -> None:
         """INSTALLED_APPS put both hooks on the instrumentation: nothing to report."""
         assert placement.hook_problems() == []
-        assert [m.id for m in checks.check_in_place()] == []
+        assert [m.id for m in placement.check_in_place()] == []
 
     def test_chained_hooks_count(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Ours chained with someone else's hook is in place too."""
@@ -47,10 +47,10 @@ class TestHooks:
         assert placement.hook_problems() == []
 
     def test_missing(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """A response hook that is not ours: W005 names it."""
+        """A response hook that is not ours: W006 names it."""
         monkeypatch.setattr(_DjangoMiddleware, "_otel_response_hook", lambda *args: None)
-        (message,) = checks.check_in_place()
-        assert message.id == "otel_context.W005"
+        (message,) = placement.check_in_place()
+        assert message.id == "otel_context.W006"
         assert message.msg.startswith("otel_context's response_hook is not on")
 
 
@@ -94,32 +94,32 @@ class TestHandlers:
     def test_format_without_filter(self, only: Any, fmt: str) -> None:
         """Standard and configured ids (tests.settings resolves tenant.id), either spelling."""
         only(_handler(logging.Formatter(fmt)))
-        (message,) = checks.check_logging()
-        assert message.id == "otel_context.W007"
+        (message,) = placement.check_logging()
+        assert message.id == "otel_context.W008"
         assert "formats %(" in message.msg
         assert "but has no OTelContextFilter" in message.msg
 
     def test_brace_style(self, only: Any) -> None:
         """A {-style format is read too."""
         only(_handler(logging.Formatter("{user_id} {message}", style="{")))
-        (message,) = checks.check_logging()
+        (message,) = placement.check_logging()
         assert "%(user_id)s" in message.msg
 
     def test_format_with_filter(self, only: Any) -> None:
         """The filter on the handler: in place."""
         only(_handler(logging.Formatter("%(trace_id)s %(message)s"), OTelContextFilter()))
-        assert checks.check_logging() == []
+        assert placement.check_logging() == []
 
     def test_a_format_naming_nothing_of_ours(self, only: Any) -> None:
-        """%(message)s alone needs nothing (W008 aside, when structlog adds the ids)."""
+        """%(message)s alone needs nothing (W009 aside, when structlog adds the ids)."""
         only(_handler(logging.Formatter("%(levelname)s %(message)s")))
         assert placement.handler_problems() == ([], False)
 
     def test_processor_formatter(self, only: Any) -> None:
-        """A ProcessorFormatter without our processor in foreign_pre_chain: W007; with it: none."""
+        """A ProcessorFormatter without our processor in foreign_pre_chain: W008; with it: none."""
         bare = structlog.stdlib.ProcessorFormatter(processor=structlog.processors.JSONRenderer())
         only(_handler(bare))
-        (message,) = checks.check_logging()
+        (message,) = placement.check_logging()
         assert "without StructlogOTelProcessor in its foreign_pre_chain" in message.msg
         ours = structlog.stdlib.ProcessorFormatter(
             processor=structlog.processors.JSONRenderer(),
@@ -131,12 +131,12 @@ class TestHandlers:
 
 class TestNoLineHasIds:
     def test_w008(self, only: Any) -> None:
-        """No handler adds ids and structlog has no processor of ours: W008."""
+        """No handler adds ids and structlog has no processor of ours: W009."""
         only(_handler(logging.Formatter("%(message)s")))
         structlog.reset_defaults()
-        assert [m.id for m in checks.check_logging()] == ["otel_context.W008"]
+        assert [m.id for m in placement.check_logging()] == ["otel_context.W009"]
 
     def test_structlog_alone_is_enough(self, only: Any, events: object) -> None:
-        """structlog's chain has StructlogOTelProcessor: lines carry ids, no W008."""
+        """structlog's chain has StructlogOTelProcessor: lines carry ids, no W009."""
         only(_handler(logging.Formatter("%(message)s")))
-        assert checks.check_logging() == []
+        assert placement.check_logging() == []

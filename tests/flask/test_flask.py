@@ -263,6 +263,22 @@ class TestIdentifiers:
         assert attributes is not None
         assert (attributes["organisation.id"], attributes["item.id"]) == ("12", "abc")
 
+    def test_url_kwargs_scoped_to_routes(self, make_app: AppFactory, events: Events) -> None:
+        """``kwarg@routes`` applies on the routes it names: endpoints, views, rule patterns."""
+        client = make_app(
+            url_kwargs={
+                "organisation_pk@plain": "organisation.id",  # another route: never here
+                "organisation_pk@route:/orgs/*": "org.id",
+                "item_id@view:tests.flask.app.*": "item.id",
+                "environment_key@item": "environment.id",
+            }
+        ).test_client()
+        item = client.get("/orgs/12/items/abc").get_json()["identifiers"]
+        environment = client.get("/environments/env-5").get_json()["identifiers"]
+        item.pop("correlation.id")
+        assert item == {"org.id": "12", "item.id": "abc"}
+        assert "environment.id" not in environment
+
     def test_lookup_callable_returns_several_ids(self, client: FlaskClient, events: Events) -> None:
         """A URL-kwarg lookup binds every id it returns."""
         client.get("/environments/env-5")

@@ -203,6 +203,6 @@ class TestCollectorDown:
         assert result.returncode == 0, result.stderr
         # 5 s bound plus interpreter start-up and imports. CPython 3.12.0/3.12.1 start no thread
         # at exit: there each provider (traces, logs) flushes in place, bounded by the 10 s
-        # export timeout instead (README, "What differs at the edges of the range").
+        # export timeout instead (docs/versions.md, "What differs at the edges of the range").
         bound = 2 * 10 if sys.version_info[:3] in {(3, 12, 0), (3, 12, 1)} else 5
         assert elapsed < bound + 7

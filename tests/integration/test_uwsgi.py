@@ -20,6 +20,7 @@ import requests
 from example.app import demo_data
 from example.runner import start_uwsgi, uwsgi_binary
 from tests._servers import read_json_lines, running_uwsgi, user_ids
+from tests.integration._baggage import sized
 from tests.integration._load import (
     LINES_PER_REQUEST,
     TIMEOUT,
@@ -150,16 +151,25 @@ class TestWorkerLifecycle:
         assert all(len(line.get("trace_id", "")) == 32 for line in lines)
 
 
-def test_large_baggage_header_fits_the_request_buffer(example_files: ServiceFiles) -> None:
-    """A request with 8 KiB of headers (the W3C baggage limit) is served, not refused.
+@pytest.mark.parametrize("size", [8192, 8193])
+def test_large_baggage_header_fits_the_request_buffer(
+    example_files: ServiceFiles, size: int
+) -> None:
+    """8,192 bytes of baggage (the W3C limit) and one more: served, cut only past the limit.
 
     uWSGI's default ``buffer-size`` (4 KiB for all headers) would close the connection;
-    ``example/uwsgi.ini`` raises it.
+    ``example/uwsgi.ini`` raises it. One byte over the limit costs one whole member, counted.
     """
-    baggage = ",".join(f"k{n}={'v' * 60}" for n in range(120))[:8000]
     correlation_id = str(uuid.uuid4())
-    headers = {"X-Environment-Key": "unknown", "Correlation-Id": correlation_id, "baggage": baggage}
+    headers = {
+        "X-Environment-Key": "unknown",
+        "Correlation-Id": correlation_id,
+        "baggage": sized(size),
+    }
     with running_uwsgi(example_files, workers=1, threads=2) as service:
         response = requests.get(service.url("/api/v1/sdk/flags/"), headers=headers, timeout=TIMEOUT)
     assert response.status_code == 401  # the app answered: an unknown SDK key
     assert response.headers["Correlation-Id"] == correlation_id
+    spans = server_spans_by_cid(read_json_lines(example_files.span_file))
+    attributes = spans[correlation_id]["attributes"]
+    assert attributes.get("otel_context.baggage.over_limit") == (size - 8192 or None)

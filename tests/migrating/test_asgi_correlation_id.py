@@ -1,4 +1,4 @@
-"""README "Migrating", asgi-correlation-id: the same ids on the same lines, header kept.
+"""docs/migrating.md, asgi-correlation-id: the same ids on the same lines, header kept.
 
 Django's ASGI handler under a real uvicorn on 127.0.0.1, run twice: wrapped in the real
 ``CorrelationIdMiddleware`` with its ``CorrelationIdFilter``, then the recipe (no wrapper,

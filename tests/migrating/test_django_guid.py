@@ -1,4 +1,4 @@
-"""README "Migrating", django-guid: the same id on the same stdlib lines, the same header.
+"""docs/migrating.md, django-guid: the same id on the same stdlib lines, the same header.
 
 Real ``django_guid`` middleware and log filter before; after, otel_context alone with
 ``CORRELATION_ID_HEADERS = ["Correlation-ID"]`` and ``OTelContextFilter`` on the handler. The

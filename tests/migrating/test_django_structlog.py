@@ -1,4 +1,4 @@
-"""README "Migrating", django-structlog: its fields map onto ours; left in place, it coexists.
+"""docs/migrating.md, django-structlog: its fields map onto ours; left in place, it coexists.
 
 Real ``django_structlog.middlewares.RequestMiddleware`` in the test project's middleware, the
 real Django handler and DjangoInstrumentor, structlog configured as in the README.

@@ -1,4 +1,4 @@
-"""README "Migrating", flagsmith-common: our processors through its ``setup_logging()``.
+"""docs/migrating.md, flagsmith-common: our processors through its ``setup_logging()``.
 
 flagsmith-common rebuilds structlog's chain in ``setup_logging()``, so processors configured
 elsewhere are gone at run time; its ``otel_processors`` / ``extra_foreign_processors``

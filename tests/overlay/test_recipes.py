@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests._markdown import README, marked_block
 from tests._servers import migrated_example_db, read_json_lines, running_gunicorn, service_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,11 +26,9 @@ HEX_ID = re.compile(r"[0-9a-f]{32}")
 APP_SETTINGS = "from tests.overlay.app_settings import *  # noqa: F403\n"
 
 
-def readme_recipe(name: str) -> str:
-    """The Python block after ``<!-- recipe: {name}, ... -->`` in README.md."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    after = readme.split(f"<!-- recipe: {name},", 1)[1]
-    return after.split("```python\n", 1)[1].split("```", 1)[0]
+def readme_recipe(marker: str) -> str:
+    """The README's Python block under ``<!-- {marker}: ... -->``, as written."""
+    return marked_block(README, marker).code
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +39,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "settings.py").write_text(APP_SETTINGS)
-    (package / "settings_otel.py").write_text(readme_recipe("overlay settings"))
-    (package / "wsgi.py").write_text(readme_recipe("wsgi.py"))
+    (package / "settings_otel.py").write_text(readme_recipe("overlay-settings"))
+    (package / "wsgi.py").write_text(readme_recipe("overlay-wsgi"))
     nologging = root / "nologging"  # an application that leaves LOGGING to Django
     nologging.mkdir()
     (nologging / "__init__.py").write_text("")
     (nologging / "settings.py").write_text(APP_SETTINGS + "del LOGGING  # noqa: F821\n")
-    recipe = readme_recipe("overlay settings").replace("myproject", "nologging")
+    recipe = readme_recipe("overlay-settings").replace("myproject", "nologging")
     (nologging / "settings_otel.py").write_text(recipe)
     return root
 
@@ -94,21 +93,21 @@ class TestManagePyCheck:
         assert _ids(result) == []
 
     def test_an_overlay_without_the_filter(self, project: Path) -> None:
-        """otel_context added, LOGGING left as is: W007 names the handler and the fields."""
+        """otel_context added, LOGGING left as is: W008 names the handler and the fields."""
         result = check(project, "tests.overlay.no_filter_settings")
         output = result.stdout + result.stderr
         assert result.returncode == 0, output  # a warning, not an error
-        assert _ids(result) == ["otel_context.W007"]
+        assert _ids(result) == ["otel_context.W008"]
         assert (
             "The logging handler 'lines' (FileHandler on logger 'root') formats"
             " %(correlation_id)s, %(trace_id)s but has no OTelContextFilter" in output
         )
 
     def test_hooks_and_middleware_missing(self, project: Path) -> None:
-        """OTEL_PYTHON_DJANGO_INSTRUMENT=False: no hooks (W005), no OTel middleware (W006)."""
+        """OTEL_PYTHON_DJANGO_INSTRUMENT=False: no hooks (W006), no OTel middleware (W007)."""
         result = check(project, "myproject.settings_otel", OTEL_PYTHON_DJANGO_INSTRUMENT="False")
         output = result.stdout + result.stderr
-        assert sorted(_ids(result)) == ["otel_context.W005", "otel_context.W006"], output
+        assert sorted(_ids(result)) == ["otel_context.W006", "otel_context.W007"], output
         assert "request_hook and response_hook are not on the Django instrumentation" in output
         assert "The OpenTelemetry middleware is not in MIDDLEWARE" in output
 
