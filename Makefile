@@ -14,9 +14,23 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,asgi,requests]'
 	touch $(STAMP)
 
-## demo: run the example service, the pricing service and a Celery worker (needs Redis or
-##       a redis-server binary); show their log lines and spans, one trace across all three
-demo: $(STAMP)
+# The demo's own, lighter install: the extras it uses, gunicorn and requests, none of the
+# [dev] tools, so a newcomer's first command stays short (the [dev] install holds all of it).
+# --no-compile: Python compiles the modules the demo imports as it goes, not all of them now
+# (half the install's CPU time).
+DEMO_STAMP := $(VENV)/.installed-demo
+DEMO_REQUIREMENTS := -e '.[asgi,requests,celery,otlp]' gunicorn requests
+
+$(DEMO_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	if [ $(STAMP) -nt pyproject.toml ] && [ $(STAMP) -nt constraints.txt ]; then :; else \
+		$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt $(DEMO_REQUIREMENTS); fi
+	touch $(DEMO_STAMP)
+
+## demo: run the example service, the pricing service and a Celery worker; show their log
+##       lines and spans, one trace across all three. Celery's broker: Redis on 6379 if it
+##       answers, else a redis-server started for the run, else a folder under .demo/
+##       (EXAMPLE_DEMO_BROKER=filesystem forces the folder, =redis requires Redis)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m example.demo
 
 ## collector: build the OpenTelemetry Collector (collector/builder-config.yaml) and Jaeger v2
@@ -28,7 +42,7 @@ collector:
 ## jaeger: run the collector and Jaeger on 127.0.0.1 in the foreground (Ctrl-C stops both):
 ##         OTLP on 4317/4318, Jaeger's query API on 16686. Then, in another terminal:
 ##         OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 make demo
-jaeger: $(STAMP) collector
+jaeger: $(DEMO_STAMP) collector
 	$(BIN)/python -m example.backend
 
 ## test: lint, type-check, build the docs and run the whole test suite

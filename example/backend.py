@@ -8,16 +8,19 @@ the ``OTELCOL_*`` / ``JAEGER_*`` variables those files read.
 
 ``python -m example.backend`` (``make jaeger``) runs both in the foreground until Ctrl-C on
 the default ports: the collector on 4317/4318 (as the compose stack publishes it), Jaeger's
-query API on 16686. The tests start them on free ports with :func:`running_backend`.
+query API on 16686. The tests start them on free ports with :func:`running_backend`: Go
+programs bind their own ports, so the nine ports are reserved together while they run
+(:func:`example.ports.reserved_ports`), and a start that still finds one taken is retried on
+new ports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from example.ports import (
+    AddressInUseError,
+    reserved_ports,
+    says_address_in_use,
+    start_retrying,
+    unused_ports,
+)
 from example.runner import REPO_DIR, stop_process
 
 if TYPE_CHECKING:
@@ -77,12 +87,6 @@ def build_binaries(timeout: float = 3000) -> Binaries:
     return Binaries(otelcol, jaeger)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Ports:
     """Where everything listens, all on 127.0.0.1."""
@@ -99,7 +103,18 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(9)))
+        """Nine distinct free ports, picked together (see :func:`example.ports.unused_ports`)."""
+        return cls(*unused_ports(len(dataclasses.fields(cls))))
+
+    @classmethod
+    @contextlib.contextmanager
+    def reserved(cls) -> Iterator[Ports]:
+        """Nine distinct free ports, reserved for the block (:func:`example.ports.reserved_ports`).
+
+        Go's listeners set ``SO_REUSEADDR``: the programs can listen on them meanwhile.
+        """
+        with reserved_ports(len(dataclasses.fields(cls))) as ports:
+            yield cls(*ports)
 
 
 @dataclass
@@ -115,6 +130,13 @@ class Program:
     stop_seconds: list[float] = field(default_factory=list)
 
     def start(self, ready_timeout: float = 60) -> None:
+        """Start the program and wait until its health URL answers.
+
+        Raises:
+            AddressInUseError: it could not listen on one of its ports.
+            RuntimeError: it exited, or did not answer within *ready_timeout*.
+        """
+        offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as output:
             self.process = subprocess.Popen(
                 self.command,
@@ -129,7 +151,10 @@ class Program:
         while not answers(self.health_url):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                msg = f"{self.name} did not start:\n{self.output()[-4000:]}"
+                text = self.output(offset)[-4000:]
+                if says_address_in_use(text):
+                    raise AddressInUseError(None, f"{self.name} did not start:\n{text}")
+                msg = f"{self.name} did not start:\n{text}"
                 raise RuntimeError(msg)
             time.sleep(0.1)
 
@@ -143,8 +168,11 @@ class Program:
         self.process = None
         return code
 
-    def output(self) -> str:
-        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+    def output(self, offset: int = 0) -> str:
+        """What it wrote to its log file (from byte *offset*: one run's output)."""
+        if not self.log_file.exists():
+            return ""
+        return self.log_file.read_bytes()[offset:].decode(errors="replace")
 
 
 def answers(url: str) -> bool:
@@ -213,7 +241,7 @@ class Backend:
         """The log records the collector's file exporter wrote (OTLP JSON, one batch a line)."""
         if not self.logs_file.exists():
             return []
-        records = []
+        records: list[dict[str, Any]] = []
         for line in self.logs_file.read_text(errors="replace").splitlines():
             if not line.strip():
                 continue
@@ -288,11 +316,35 @@ def running_backend(
 ) -> Iterator[Backend]:
     """Run Jaeger, then the collector (shipped configs, endpoints from env) for the block.
 
-    *filelog_include* (a glob) adds the filelog overlay, tailing those files.
+    Without *ports*, free ones are reserved for the whole block (a program stopped and
+    started again inside it finds its ports free), and a start that finds one taken anyway
+    is retried on new ports. *filelog_include* (a glob) adds the filelog overlay, tailing
+    those files.
+
+    Raises:
+        AddressInUseError: a port of *ports* is taken (or, without *ports*, every attempt's).
+        RuntimeError: a program did not start.
     """
-    ports = ports or Ports.free()
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "file_storage").mkdir(exist_ok=True)
+    with contextlib.ExitStack() as reservations:
+
+        def start() -> Backend:
+            chosen = ports or reservations.enter_context(Ports.reserved())
+            return _start_backend(binaries, directory, chosen, filelog_include)
+
+        backend = start() if ports is not None else start_retrying(start)
+        try:
+            yield backend
+        finally:
+            backend.collector.stop()
+            backend.jaeger.stop()
+
+
+def _start_backend(
+    binaries: Binaries, directory: Path, ports: Ports, filelog_include: str | None
+) -> Backend:
+    """Start Jaeger, then the collector, on *ports*; if either fails, neither runs."""
     jaeger = Program(
         "jaeger",
         [str(binaries.jaeger), f"--config={JAEGER_CONFIG}"],
@@ -307,14 +359,14 @@ def running_backend(
         f"http://{LOOPBACK}:{ports.collector_health}/",
         directory / "otelcol.log",
     )
-    backend = Backend(collector, jaeger, ports, directory / "logs.json")
     try:
         jaeger.start()
         collector.start()
-        yield backend
-    finally:
+    except BaseException:
         collector.stop()
         jaeger.stop()
+        raise
+    return Backend(collector, jaeger, ports, directory / "logs.json")
 
 
 def main() -> int:
@@ -330,7 +382,6 @@ def main() -> int:
         return 2
     directory = Path(os.environ.get("EXAMPLE_BACKEND_DIR", "").strip() or REPO_DIR / ".backend")
     free = os.environ.get("EXAMPLE_BACKEND_PORTS", "").strip() == "free"
-    ports = Ports.free() if free else Ports()
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -340,9 +391,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # also when started in the background (SIG_IGN)
     try:
-        with running_backend(binaries, directory, ports) as backend:
+        with running_backend(binaries, directory, None if free else Ports()) as backend:
             jaeger = f"EXAMPLE_JAEGER_URL={backend.query_url} " if free else ""
-            grpc = f"{LOOPBACK}:{ports.otlp_grpc}"
+            grpc = f"{LOOPBACK}:{backend.ports.otlp_grpc}"
             print(f"collector: OTLP/HTTP {backend.otlp_endpoint}, OTLP/gRPC {grpc}")
             print(f"Jaeger: query API {backend.query_url}/api/traces/<trace id>")
             print("  (this Go build has no UI assets: the page at / is Jaeger's placeholder)")

@@ -4,10 +4,11 @@
 ``python -m example.demo`` (or ``make demo``). For every request it prints the response's
 correlation id, the JSON log lines of that request and its spans, grouped by trace id, and
 checks that they agree. Last, one request crosses services: the web service calls the pricing
-service (a second gunicorn) and enqueues a Celery task (a ``-P solo`` worker, on a Redis
-broker it starts if none answers); the lines and spans of all three processes are shown under
-the one trace id (``example.demo_services``). Exits non-zero if anything is missing or
-inconsistent, or if a process did not exit cleanly.
+service (a second gunicorn) and enqueues a Celery task (a ``-P solo`` worker); the lines and
+spans of all three processes are shown under the one trace id (``example.demo_services``).
+The broker is Redis when one answers on 127.0.0.1:6379 or a ``redis-server`` can be started,
+else a folder (kombu's filesystem transport): see ``example.broker`` (``EXAMPLE_DEMO_BROKER``).
+Exits non-zero if anything is missing or inconsistent, or if a process did not exit cleanly.
 Everything it writes is under ``.demo/`` (or ``EXAMPLE_DEMO_DIR``).
 """
 
@@ -243,7 +244,7 @@ def run() -> int:
             exchanges = send_requests(stack.web)
             crossing = demo_services.send_quote(stack.web, files)
     except BrokerUnavailableError as error:
-        print(f"the demo needs a Redis broker for its Celery worker: {error}", file=sys.stderr)
+        print(f"the demo has no broker for its Celery worker: {error}", file=sys.stderr)
         return 2
     attach_records(
         exchanges, read_json_lines(files.web.log_file), read_json_lines(files.web.span_file)
@@ -263,7 +264,8 @@ def run() -> int:
         print(f"   Jaeger query API: {jaeger}/api/traces/{crossing.trace_id}")
         print(f"   Jaeger UI (release images only): {jaeger}/trace/{crossing.trace_id}")
     codes = stack.exit_codes()
-    print(f"\nlog lines and spans: {files.directory} (pricing/ and worker/ below it)")
+    print(f"\nCelery broker: {stack.broker.description}")
+    print(f"log lines and spans: {files.directory} (pricing/ and worker/ below it)")
     print(f"exit codes: {codes}; {len(exchanges) + 1} requests, {failures} with problems, ", end="")
     print(f"{time.monotonic() - started:.1f} s")
     return 1 if failures or any(codes.values()) else 0

@@ -1,16 +1,14 @@
-"""The example's other processes: the pricing service, a Celery worker and a Redis broker.
+"""The example's other processes: the pricing service and a Celery worker; the demo's stack.
 
 Built on :mod:`example.runner` like the web service: each process writes its JSON log lines
 and spans into its own :class:`~example.runner.ServiceFiles` directory, runs in a process
-group of its own and is stopped gracefully (SIGTERM), so its spans are flushed.
+group of its own and is stopped gracefully (SIGTERM), so its spans are flushed. The Celery
+broker is :mod:`example.broker`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from example.broker import Broker, BrokerUnavailableError, demo_broker, forget_queue
 from example.runner import (
     REPO_DIR,
     Service,
@@ -27,7 +26,6 @@ from example.runner import (
     start_gunicorn,
     stop_process,
 )
-from example.tasks import DEFAULT_BROKER_URL
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,14 +35,21 @@ if TYPE_CHECKING:
 WEB_SERVICE: Final = "otel-context-example"
 PRICING_SERVICE: Final = "otel-context-pricing"
 WORKER_SERVICE: Final = "otel-context-worker"
-#: Where kombu's Redis transport keeps a queue's bindings (``<prefix>.<queue>``).
-_KOMBU_BINDINGS: Final = ("_kombu.binding", "_kombu.binding_permanent")
 #: The event the worker logs once it consumes (``example.tasks``).
 WORKER_READY_EVENT: Final = "worker.ready"
 
-
-class BrokerUnavailableError(RuntimeError):
-    """No Redis answers and none can be started."""
+__all__ = [
+    "PRICING_SERVICE",
+    "WEB_SERVICE",
+    "WORKER_SERVICE",
+    "BrokerUnavailableError",
+    "Stack",
+    "StackFiles",
+    "Worker",
+    "running_stack",
+    "start_pricing",
+    "start_worker",
+]
 
 
 # ---------------------------------------------------------------- pricing
@@ -126,86 +131,6 @@ def start_worker(files: ServiceFiles, broker_url: str, queue: str) -> Worker:
     return Worker(process, files)
 
 
-# ---------------------------------------------------------------- Redis
-def broker_answers(url: str) -> bool:
-    """Whether a Redis server answers PING at *url* within a second."""
-    import redis  # noqa: PLC0415 - the [celery] extra
-
-    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-
-
-@contextlib.contextmanager
-def redis_broker(directory: Path, start_timeout: float = 10) -> Iterator[str]:
-    """Yield a Redis URL that answers: ``EXAMPLE_BROKER_URL``, the default one, or our own.
-
-    Without ``EXAMPLE_BROKER_URL`` and with nothing answering at :data:`DEFAULT_BROKER_URL`,
-    a throw-away ``redis-server`` (no persistence) is started on a free port for the block.
-
-    Raises:
-        BrokerUnavailableError: the configured broker does not answer, or there is no broker
-            and no ``redis-server`` binary to start one.
-    """
-    configured = os.environ.get("EXAMPLE_BROKER_URL", "").strip()
-    url = configured or DEFAULT_BROKER_URL
-    if broker_answers(url):
-        yield url
-        return
-    binary = shutil.which("redis-server")
-    if configured or binary is None:
-        what = "EXAMPLE_BROKER_URL" if configured else "no redis-server binary to start one"
-        msg = f"no Redis answers at {url} ({what}); install redis-server or set a broker URL"
-        raise BrokerUnavailableError(msg)
-    with own_redis(binary, directory, start_timeout) as started:
-        yield started
-
-
-@contextlib.contextmanager
-def own_redis(binary: str, directory: Path, start_timeout: float) -> Iterator[str]:
-    """A throw-away ``redis-server`` (no persistence) on a free port, for the block."""
-    directory.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    command += ["--appendonly", "no", "--daemonize", "no", "--dir", str(directory)]
-    with (directory / "redis.log").open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + start_timeout
-        while not broker_answers(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                msg = f"redis-server did not start: see {directory / 'redis.log'}"
-                raise BrokerUnavailableError(msg)
-            time.sleep(0.05)
-        yield url
-    finally:
-        stop_process(process, 5)
-
-
-def forget_queue(url: str, queue: str) -> None:
-    """Delete what Celery left in Redis for a per-run *queue* (its list and its bindings)."""
-    import redis  # noqa: PLC0415
-
-    with contextlib.suppress(redis.RedisError):
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        with contextlib.closing(client):
-            client.delete(queue, *(f"{prefix}.{queue}" for prefix in _KOMBU_BINDINGS))
-
-
-def _free_port() -> int:
-    # redis-server cannot take a listening socket: there is a short window to lose the port.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # ---------------------------------------------------------------- all three, for the demo
 @dataclass(frozen=True)
 class StackFiles:
@@ -241,6 +166,7 @@ class Stack:
     web: Service
     pricing: Service
     worker: Worker
+    broker: Broker
 
     def exit_codes(self) -> dict[str, int | None]:
         """Each process's exit status by service name (``None`` while it runs)."""
@@ -256,28 +182,31 @@ class Stack:
 def running_stack(files: StackFiles, *, web_workers: int = 2) -> Iterator[Stack]:
     """Run a broker, the worker, pricing and the web service for the block; stop them all.
 
+    The broker is :func:`example.broker.demo_broker`'s: Redis when there is one, else a folder
+    below ``files.directory``.
+
     The web service's database must be prepared (:func:`example.runner.prepare_database`).
     Whatever happens, every process started is stopped gracefully, web first, so that no
     request is in flight when pricing or the worker goes away.
 
     Raises:
-        BrokerUnavailableError: see :func:`redis_broker`.
+        BrokerUnavailableError: see :func:`example.broker.demo_broker`.
     """
     with contextlib.ExitStack() as stack:
-        broker = stack.enter_context(redis_broker(files.directory / "redis"))
+        broker = stack.enter_context(demo_broker(files.directory))
         queue = f"otel-context-demo-{uuid.uuid4().hex[:12]}"  # never shared with another run
-        stack.callback(forget_queue, broker, queue)
-        worker = start_worker(files.worker, broker, queue)
+        stack.callback(forget_queue, broker.url, queue)
+        worker = start_worker(files.worker, broker.url, queue)
         stack.callback(worker.stop)
         pricing = start_pricing(files.pricing)
         stack.callback(pricing.stop)
         env = {
             "OTEL_SERVICE_NAME": WEB_SERVICE,
             "EXAMPLE_PRICING_URL": pricing.base_url,
-            "EXAMPLE_BROKER_URL": broker,
+            "EXAMPLE_BROKER_URL": broker.url,
             "EXAMPLE_TASK_QUEUE": queue,
         }
         web = start_gunicorn(files.web, workers=web_workers, threads=4, env=env)
         stack.callback(web.stop)
         worker.wait_until_ready()
-        yield Stack(web, pricing, worker)
+        yield Stack(web, pricing, worker, broker)

@@ -7,8 +7,8 @@ Environment:
     EXAMPLE_DEBUG: "true" turns on DEBUG.
     EXAMPLE_PRICING_URL: base URL of the pricing service (``example.pricing_settings``) that
         the quote view calls; unset: the quote view answers 503.
-    EXAMPLE_BROKER_URL: Redis URL of the Celery broker the quote view enqueues a task on
-        (``example.tasks``); unset: no task is enqueued.
+    EXAMPLE_BROKER_URL: URL of the Celery broker the quote view enqueues a task on (Redis, or
+        a folder: ``example.tasks``); unset: no task is enqueued.
     OTEL_SERVICE_NAME: ``service.name`` of the spans and of every log line.
 
 The OTel SDK ``TracerProvider`` is not set up here but in ``example/gunicorn.conf.py``'s

@@ -7,7 +7,9 @@ effects; it instruments its own side in ``example.app.apps``. ``worker_init`` ru
 worker's main process: with ``-P prefork`` the set-up would belong in ``worker_process_init``.
 
 Environment:
-    EXAMPLE_BROKER_URL: the Redis broker (default ``redis://127.0.0.1:6379/0``).
+    EXAMPLE_BROKER_URL: the broker (default ``redis://127.0.0.1:6379/0``): a Redis URL, or
+        ``filesystem://localhost/<folder>`` for kombu's filesystem transport on that folder
+        (the demo's broker when there is no Redis, ``example.broker``).
     EXAMPLE_TASK_QUEUE: the queue tasks go to and the worker consumes (default ``example``).
     EXAMPLE_LOG_FILE, EXAMPLE_SPAN_FILE, OTEL_SERVICE_NAME: as for the web service.
 """
@@ -21,7 +23,10 @@ from typing import Any, Final
 import structlog
 from celery import Celery, signals
 
-DEFAULT_BROKER_URL: Final = "redis://127.0.0.1:6379/0"
+from example.broker import DEFAULT_BROKER_URL, celery_settings
+
+__all__ = ["BROKER_URL", "DEFAULT_BROKER_URL", "QUEUE", "app", "record_quote", "store_report"]
+
 BROKER_URL: Final = os.environ.get("EXAMPLE_BROKER_URL", "").strip() or DEFAULT_BROKER_URL
 QUEUE: Final = os.environ.get("EXAMPLE_TASK_QUEUE", "").strip() or "example"
 
@@ -36,6 +41,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     # Publishing happens inside a web request: give up quickly if the broker is gone.
     task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+    **celery_settings(BROKER_URL),  # the folder broker's transport, when it is one
 )
 log = structlog.get_logger(__name__)
 

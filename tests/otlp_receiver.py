@@ -7,8 +7,11 @@ manager that lets a test install global providers and puts the process's globals
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import gzip
+import socket
 import threading
 import time
 import zlib
@@ -215,13 +218,17 @@ def grpc_receiver() -> Iterator[tuple[str, Received]]:
         server.stop(grace=None).wait(5)
 
 
+@functools.cache
 def closed_port() -> int:
-    """A port on 127.0.0.1 nothing listens on (bound, then released)."""
-    import socket
+    """A port of 127.0.0.1 that refuses connections, for this process's whole life.
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    This process keeps it bound, never listening: no other process can listen there meanwhile
+    (a port bound and released could be handed to another test's server).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    atexit.register(sock.close)
+    port: int = sock.getsockname()[1]
     return port
 
 

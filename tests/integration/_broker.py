@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from example.processes import BrokerUnavailableError, broker_answers, own_redis
+from example.broker import BrokerUnavailableError, broker_answers, own_redis
 from tests.celery_app import DEFAULT_BROKER_URL
 
 if TYPE_CHECKING:

@@ -1,19 +1,14 @@
-"""Helpers for the collector tests: Jaeger's JSON, the demo's broker, OTLP JSON log records."""
+"""Helpers for the collector tests: the demo run, Jaeger's JSON, OTLP JSON log records."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
-from example.processes import broker_answers
 from example.runner import REPO_DIR
-from example.tasks import DEFAULT_BROKER_URL
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,7 +22,8 @@ def run_demo(
 ) -> tuple[subprocess.CompletedProcess[str], str | None]:
     """``make demo``'s job, exporting to *otlp_endpoint*: (the process, its quote trace id).
 
-    The test's own ``OTEL_*`` environment is left out; *env* adds to the demo's.
+    The test's own ``OTEL_*`` environment is left out; *env* adds to the demo's. Its Celery
+    broker is Redis where there is one, else a folder (``example.broker``).
     """
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
@@ -46,18 +42,6 @@ def run_demo(
     )
     match = SUMMARY.search(demo.stdout)
     return demo, match["trace"] if match else None
-
-
-def require_a_broker() -> None:
-    """Skip unless the example's worker can get Redis; under ``CI=true`` fail instead."""
-    configured = os.environ.get("EXAMPLE_BROKER_URL", "").strip()
-    url = configured or DEFAULT_BROKER_URL
-    if broker_answers(url) or (not configured and shutil.which("redis-server")):
-        return
-    reason = f"no Redis broker at {url} and no redis-server binary to start one"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the Celery worker must run)")
-    pytest.skip(reason)
 
 
 def tags(pairs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from example.backend import Binaries
-from tests.integration._collector import require_a_broker, run_demo, service_of
+from tests.integration._collector import run_demo, service_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]  # a cold build: minutes
 
@@ -57,7 +57,6 @@ def _file_records(backend: Any, trace_id: str, expected: int, timeout: float = 3
 
 @pytest.fixture(scope="module")
 def tailed(go_binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> Tailed:
-    require_a_broker()
     directory: Path = tmp_path_factory.mktemp("collector-filelog")
     demo_dir = directory / "demo"
     include = f"{demo_dir}/**/log.jsonl"

@@ -24,7 +24,6 @@ from example.runner import read_json_lines
 from tests.integration._collector import (
     events_of,
     parent_of,
-    require_a_broker,
     run_demo,
     service_of,
     spans_of,
@@ -73,7 +72,6 @@ def _wait_for_records(backend: Any, trace_id: str, timeout: float = 30) -> list[
 
 @pytest.fixture(scope="module")
 def run(go_binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    require_a_broker()
     directory: Path = tmp_path_factory.mktemp("collector-jaeger")
     with running_backend(go_binaries, directory / "backend") as backend:
         demo, trace_id = run_demo(

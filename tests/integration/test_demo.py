@@ -1,31 +1,34 @@
 """``python -m example.demo`` (``make demo``), run as a user runs it, in a process of its own.
 
-The demo starts the web service, the pricing service and a Celery worker (and a Redis server
-if none answers), sends its requests and prints one request's lines from all three processes
-under one trace id. This test runs it end to end and reads what it printed.
+The demo starts the web service, the pricing service and a Celery worker, sends its requests
+and prints one request's lines from all three processes under one trace id. These tests run
+it end to end, on each of its brokers (``example.broker``), and read what it printed:
+
+- the folder broker (kombu's filesystem transport), what a machine with only ``python3``
+  gets. ``EXAMPLE_DEMO_BROKER=filesystem`` forces it where Redis is there (CI installs
+  ``redis-server``);
+- Redis (``EXAMPLE_DEMO_BROKER=redis``: the one on 127.0.0.1:6379, or a ``redis-server`` the
+  demo starts). Without either it skips, except under ``CI=true``, where it fails.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from example.processes import (
-    PRICING_SERVICE,
-    WEB_SERVICE,
-    WORKER_SERVICE,
-    broker_answers,
-)
+from example.broker import DEFAULT_BROKER_URL, broker_answers
+from example.processes import PRICING_SERVICE, WEB_SERVICE, WORKER_SERVICE
 from example.runner import REPO_DIR
-from example.tasks import DEFAULT_BROKER_URL
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 DEMO_TIMEOUT = 120
+#: The name of the quote's task (``example.tasks.record_quote``).
+TASK = "example.record_quote"
 SUMMARY = re.compile(
     rf"cross-service: trace (?P<trace>[0-9a-f]{{32}}): log lines from "
     rf"{WEB_SERVICE} \((?P<web>\d+)\), {PRICING_SERVICE} \((?P<pricing>\d+)\), "
@@ -46,35 +51,64 @@ SPAN_IDS = re.compile(
 LOG_LINE = re.compile(r"^\s+(?P<service>otel-context-\w+)\s+\S.*correlation\.id=(?P<cid>\S+)")
 
 
-def _require_a_broker() -> None:
+def _require_redis() -> None:
     """Skip unless the demo can get Redis; under ``CI=true`` fail instead of skipping."""
-    configured = os.environ.get("EXAMPLE_BROKER_URL", "").strip()
-    url = configured or DEFAULT_BROKER_URL
-    if broker_answers(url) or (not configured and shutil.which("redis-server")):
+    if broker_answers(DEFAULT_BROKER_URL) or shutil.which("redis-server"):
         return
-    reason = f"no Redis broker at {url} and no redis-server binary for the demo to start one"
+    reason = f"no Redis at {DEFAULT_BROKER_URL} and no redis-server binary for the demo to start"
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the demo must run)")
+        pytest.fail(f"{reason} (CI=true: the demo's Redis path must run)")
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
-    """The demo's finished run, writing into a temporary directory (not ``.demo/``)."""
-    _require_a_broker()
-    directory: Path = tmp_path_factory.mktemp("demo")
+@dataclass(frozen=True)
+class DemoRun:
+    """A finished demo run: the process (its output) and the directory it wrote into."""
+
+    completed: subprocess.CompletedProcess[str]
+    directory: Path
+
+    @property
+    def stdout(self) -> str:
+        return self.completed.stdout
+
+
+def run_demo(directory: Path, broker: str) -> DemoRun:
+    """``python -m example.demo`` with ``EXAMPLE_DEMO_BROKER=broker``, writing into *directory*."""
+    env = {k: v for k, v in os.environ.items() if k != "EXAMPLE_BROKER_URL"}
+    env |= {"EXAMPLE_DEMO_DIR": str(directory), "EXAMPLE_DEMO_BROKER": broker}
     started = time.monotonic()
     completed = subprocess.run(
         [sys.executable, "-m", "example.demo"],
         cwd=REPO_DIR,
-        env={**os.environ, "EXAMPLE_DEMO_DIR": str(directory)},
+        env=env,
         capture_output=True,
         text=True,
         timeout=DEMO_TIMEOUT,
         check=False,
     )
-    print(f"demo took {time.monotonic() - started:.1f} s")  # noqa: T201 - shown with -s
-    return completed
+    print(f"demo ({broker}) took {time.monotonic() - started:.1f} s")  # noqa: T201 - with -s
+    return DemoRun(completed, directory)
+
+
+@pytest.fixture(scope="module")
+def folder_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo on the folder broker, as on a machine without Redis (not in ``.demo/``)."""
+    return run_demo(tmp_path_factory.mktemp("demo-filesystem"), "filesystem")
+
+
+@pytest.fixture(scope="module")
+def redis_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo on Redis; skips without one (fails under ``CI=true``)."""
+    _require_redis()
+    return run_demo(tmp_path_factory.mktemp("demo-redis"), "redis")
+
+
+@pytest.fixture(params=["folder_demo", "redis_demo"])
+def demo(request: pytest.FixtureRequest) -> DemoRun:
+    """Each broker's run (the module's two runs, shared by the tests)."""
+    run: DemoRun = request.getfixturevalue(request.param)
+    return run
 
 
 def _section(output: str) -> list[str]:
@@ -85,14 +119,13 @@ def _section(output: str) -> list[str]:
 
 
 class TestDemo:
-    def test_exits_zero(self, demo: subprocess.CompletedProcess[str]) -> None:
+    def test_exits_zero(self, demo: DemoRun) -> None:
         """Every check of the demo passed and every process it started exited cleanly."""
-        assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
+        output = demo.stdout[-4000:] + demo.completed.stderr[-4000:]
+        assert demo.completed.returncode == 0, output
         assert "PROBLEM" not in demo.stdout
 
-    def test_three_services_log_under_one_trace_id(
-        self, demo: subprocess.CompletedProcess[str]
-    ) -> None:
+    def test_three_services_log_under_one_trace_id(self, demo: DemoRun) -> None:
         """The summary counts lines of all three services in the request's trace."""
         match = SUMMARY.search(demo.stdout)
         assert match is not None, demo.stdout[-3000:]
@@ -101,9 +134,7 @@ class TestDemo:
         assert int(match["worker"]) >= 2
         assert f"trace {match['trace']}" in "\n".join(_section(demo.stdout))
 
-    def test_every_printed_line_has_the_same_correlation_id(
-        self, demo: subprocess.CompletedProcess[str]
-    ) -> None:
+    def test_every_printed_line_has_the_same_correlation_id(self, demo: DemoRun) -> None:
         """Each shown log line names its service and carries the response's correlation id."""
         section = _section(demo.stdout)
         (response_cid,) = (
@@ -113,9 +144,7 @@ class TestDemo:
         assert {m["service"] for m in matches} == {WEB_SERVICE, PRICING_SERVICE, WORKER_SERVICE}
         assert {m["cid"] for m in matches} == {response_cid}
 
-    def test_pricing_and_task_lines_carry_the_users_ids(
-        self, demo: subprocess.CompletedProcess[str]
-    ) -> None:
+    def test_pricing_and_task_lines_carry_the_users_ids(self, demo: DemoRun) -> None:
         """user.id / organisation.id reach pricing (trusted hop) and the task (carrier)."""
         lines = [m.string for line in _section(demo.stdout) if (m := LOG_LINE.match(line))]
         for line in lines:
@@ -123,13 +152,61 @@ class TestDemo:
                 assert "user.id=" in line
                 assert "organisation.id=1" in line
 
-    def test_the_span_tree_links_the_services(self, demo: subprocess.CompletedProcess[str]) -> None:
+    def test_the_span_tree_links_the_services(self, demo: DemoRun) -> None:
         """Pricing's server span is printed as the child of the web service's client span."""
         spans = _printed_spans(_section(demo.stdout))
         web_client, _ = spans[WEB_SERVICE, "CLIENT"]
         web_producer, _ = spans[WEB_SERVICE, "PRODUCER"]
         assert spans[PRICING_SERVICE, "SERVER"][1] == web_client
         assert spans[WORKER_SERVICE, "CONSUMER"][1] == web_producer
+
+
+class TestFolderBroker:
+    """Without Redis: kombu's filesystem transport, a folder under the demo's directory."""
+
+    def test_the_demo_says_it_used_the_folder(self, folder_demo: DemoRun) -> None:
+        """The summary names the broker, so a user knows where the messages went."""
+        folder = folder_demo.directory / "broker"
+        assert f"Celery broker: a folder, {folder} (kombu's filesystem transport)" in (
+            folder_demo.stdout
+        )
+
+    def test_the_task_message_carried_the_trace_and_the_ids(self, folder_demo: DemoRun) -> None:
+        """The consumed message file: traceparent of the web PRODUCER span, ids in our carrier."""
+        section = _section(folder_demo.stdout)
+        (response_cid,) = (line.split(": ", 1)[1] for line in section if "correlation id" in line)
+        match = SUMMARY.search(folder_demo.stdout)
+        assert match is not None, folder_demo.stdout[-3000:]
+        producer, _ = _printed_spans(section)[WEB_SERVICE, "PRODUCER"]
+        headers = _task_message_headers(folder_demo.directory / "broker" / "processed")
+        assert headers["traceparent"] == f"00-{match['trace']}-{producer}-03"
+        carrier = headers["otel_context"]
+        assert carrier["traceparent"] == headers["traceparent"]
+        baggage = dict(pair.split("=", 1) for pair in carrier["baggage"].split(","))
+        assert baggage["correlation.id"] == response_cid
+        assert baggage["organisation.id"] == "1"
+        assert baggage["user.id"]
+
+
+def _task_message_headers(processed: Path) -> dict[str, Any]:
+    """The headers of the one ``example.record_quote`` message the worker consumed."""
+    messages = [json.loads(path.read_text()) for path in processed.glob("*.msg")]
+    (headers,) = (m["headers"] for m in messages if m["headers"].get("task") == TASK)
+    return dict(headers)
+
+
+class TestRedisBroker:
+    def test_the_demo_says_it_used_redis(self, redis_demo: DemoRun) -> None:
+        """With Redis there (or redis-server to start), the demo uses it, as before."""
+        assert "Celery broker: Redis" in redis_demo.stdout
+
+
+def test_an_unknown_broker_choice_is_a_message(tmp_path: Path) -> None:
+    """A typo in EXAMPLE_DEMO_BROKER: exit status 2 and one line naming the option."""
+    run = run_demo(tmp_path, "rabbit")
+    assert run.completed.returncode == 2
+    assert "EXAMPLE_DEMO_BROKER must be one of auto, redis, filesystem" in run.completed.stderr
+    assert "Traceback" not in run.completed.stderr
 
 
 def _printed_spans(section: list[str]) -> dict[tuple[str, str], tuple[str, str | None]]:

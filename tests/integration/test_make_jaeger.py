@@ -6,9 +6,11 @@ Run with ``EXAMPLE_BACKEND_PORTS=free`` (free ports, so it cannot clash with any
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from example.backend import Ports, answers, running_backend
+from example.ports import AddressInUseError
 from example.runner import REPO_DIR
 
 if TYPE_CHECKING:
@@ -63,3 +67,24 @@ def test_it_runs_both_until_ctrl_c(go_binaries: Binaries, tmp_path: Path) -> Non
     assert "stopped the collector and Jaeger" in output.read_text()
     with pytest.raises(OSError):  # both are gone
         urllib.request.urlopen(f"{query['url']}/api/services", timeout=2)  # noqa: S310
+
+
+def test_a_taken_port_is_named_and_nothing_is_left_running(
+    go_binaries: Binaries, tmp_path: Path
+) -> None:
+    """A port of the given set is taken: AddressInUseError (no retry on ports a user chose).
+
+    The collector's OTLP/HTTP port is held by a listener without ``SO_REUSEADDR``; Jaeger
+    starts, the collector cannot, and Jaeger is stopped again.
+    """
+    with socket.socket() as taken, Ports.reserved() as free:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        ports = dataclasses.replace(free, otlp_http=taken.getsockname()[1])
+        with (
+            pytest.raises(AddressInUseError, match="address already in use") as error,
+            running_backend(go_binaries, tmp_path, ports),
+        ):
+            pass
+    assert "otelcol did not start" in str(error.value)
+    assert not answers(f"http://127.0.0.1:{ports.jaeger_health}/status")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 import pytest
 from opentelemetry.trace import TraceFlags
 
+from example.ports import AddressInUseError, reserved_ports, says_address_in_use, start_retrying
 from example.runner import REPO_DIR, start_gunicorn, start_server, wait_until_ready
 from tests._packages import skip_if_omitted
 from tests._servers import ServiceFiles
@@ -87,15 +87,24 @@ def _harness_script() -> Path:
     return script
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def run_harness(script: Path, endpoint: str) -> HarnessRun:
-    """Run the whole harness against *endpoint*, its own server on a free loopback port."""
-    port = str(_free_port())
+    """Run the whole harness against *endpoint*, its own server on a free loopback port.
+
+    The harness binds its port itself (aiohttp, with ``SO_REUSEADDR``): the port stays
+    reserved for the run, and a run that finds it taken anyway is started again on another.
+    """
+    return start_retrying(lambda: _run_harness_once(script, endpoint))
+
+
+def _run_harness_once(script: Path, endpoint: str) -> HarnessRun:
+    with reserved_ports(1) as (port,):
+        run = _run_harness_on(script, endpoint, str(port))
+    if run.ran == 0 and says_address_in_use(run.output):
+        raise AddressInUseError(port, run.output[-2000:])
+    return run
+
+
+def _run_harness_on(script: Path, endpoint: str, port: str) -> HarnessRun:
     env = {
         **os.environ,
         "HARNESS_HOST": "127.0.0.1",
