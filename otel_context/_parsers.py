@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib import import_module
 from typing import Any
 
@@ -20,7 +20,17 @@ UrlKwargRule = str | Callable[[str], Mapping[str, object] | None]
 
 
 class ConfigurationError(ValueError):
-    """An ``OTEL_CONTEXT`` option has a value otel_context cannot use."""
+    """An ``OTEL_CONTEXT`` option has a value otel_context cannot use.
+
+    Args:
+        message: What is wrong, naming the option.
+        problems: Each problem on its own (default: just *message*).
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] | None = None) -> None:
+        super().__init__(message)
+        #: Each problem, one message each (``manage.py check`` shows one E002 per problem).
+        self.problems: tuple[str, ...] = tuple(problems) if problems else (message,)
 
 
 def split_list(raw: str) -> list[str]:
@@ -31,8 +41,8 @@ def import_callable(path: str, option: str) -> Callable[..., Any]:
     module_name, _, attr = path.replace(":", ".").rpartition(".")
     try:
         target = getattr(import_module(module_name), attr)
-    except (ImportError, AttributeError, ValueError) as exc:
-        msg = f"{option}: cannot import {path!r} ({exc})"
+    except Exception as exc:  # a module may raise anything while it is imported
+        msg = f"{option}: cannot import {path!r} ({type(exc).__name__}: {exc})"
         raise ConfigurationError(msg) from exc
     if not callable(target):
         msg = f"{option}: {path!r} is not callable"

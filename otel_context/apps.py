@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.apps import AppConfig
@@ -24,10 +25,18 @@ class OtelContextConfig(AppConfig):
     def ready(self) -> None:
         """Instrument Django (the handler builds its middleware chain after this)."""
         from otel_context import _default_providers  # noqa: PLC0415
-        from otel_context.django import checks  # noqa: PLC0415 - importing registers the checks
+        from otel_context.conf import ConfigurationError  # noqa: PLC0415
+        from otel_context.django import (  # noqa: PLC0415 - importing registers the checks
+            checks,
+            placement,  # noqa: F401
+        )
         from otel_context.django.instrumentation import instrument  # noqa: PLC0415
 
         setting_changed.connect(_on_setting_changed, dispatch_uid="otel_context.conf")
         checks.refuse_asgi_without_extra()
-        instrument()
+        # A bad option is not raised here, as a traceback: the system check lists each one
+        # (E002) and stops `manage.py` commands and runserver; a server that runs no checks
+        # fails with one line when it builds its handler (checks.require_usable_config).
+        with contextlib.suppress(ConfigurationError):
+            instrument()
         _default_providers.arm()  # a provider at the first request, if none is set by then

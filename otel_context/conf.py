@@ -50,6 +50,7 @@ __all__ = [
     "build_config",
     "configure",
     "get_config",
+    "problems",
     "reset",
     "startup_option",
 ]
@@ -273,15 +274,80 @@ def _django_setting() -> Mapping[str, object]:
     return value
 
 
-def _did_you_mean(unknown: list[str]) -> str:
+def _did_you_mean(name: object) -> str:
     import difflib  # noqa: PLC0415 - only on the error path
 
-    hints = [
-        f"{name} -> {match[0]}"
-        for name in unknown
-        if (match := difflib.get_close_matches(name, list(_BY_NAME), n=1))
-    ]
-    return f" (did you mean: {', '.join(hints)}?)" if hints else ""
+    match = difflib.get_close_matches(name, list(_BY_NAME), n=1) if isinstance(name, str) else []
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+def _unknown(source: str, names: Mapping[Any, object]) -> list[str]:
+    """One problem per option name *source* gives that does not exist."""
+    unknown = sorted((name for name in names if name not in _BY_NAME), key=str)
+    return [f"{source}: unknown option {name!s}{_did_you_mean(name)}" for name in unknown]
+
+
+def _parse(option: Option, raw: object, where: str) -> object:
+    """*option*'s value from *raw*: any failure is a :class:`ConfigurationError` naming *where*.
+
+    A resolver's module may raise anything while it is imported; that is the setting's
+    problem too, and it must reach ``manage.py check`` as a message, not a traceback.
+    """
+    try:
+        return option.parse(raw, where)
+    except ConfigurationError:
+        raise
+    except Exception as exc:
+        msg = f"{where}: unusable value ({type(exc).__name__}: {exc})"
+        raise ConfigurationError(msg) from exc
+
+
+def _resolve(
+    overrides: Mapping[str, object], setting: Mapping[str, object], environ: Mapping[str, str]
+) -> tuple[dict[str, object], list[str]]:
+    """Every option's value, and every problem found on the way (all of them, not the first)."""
+    problems = _unknown("instrument()", overrides) + _unknown(SETTING_NAME, setting)
+    values: dict[str, object] = {}
+    for option in OPTIONS:
+        where = f"{SETTING_NAME}[{option.name!r}]"
+        if option.name in overrides:
+            raw, where = overrides[option.name], f"{option.name.lower()}= ({where})"
+        elif option.name in setting:
+            raw = setting[option.name]
+        elif environ.get(option.env_var, "").strip():
+            raw, where = environ[option.env_var], option.env_var
+        else:
+            raw = option.default
+        try:
+            values[option.name] = _parse(option, raw, where)
+        except ConfigurationError as exc:
+            problems.extend(exc.problems)
+    return values, problems
+
+
+def _sources(
+    overrides: Mapping[str, object] | None,
+    setting: Mapping[str, object] | None,
+    environ: Mapping[str, str] | None,
+) -> tuple[dict[str, object], Mapping[str, object], Mapping[str, str]]:
+    upper = {key.upper(): value for key, value in (overrides or {}).items()}
+    setting = _django_setting() if setting is None else setting
+    return upper, setting, os.environ if environ is None else environ
+
+
+def problems(
+    overrides: Mapping[str, object] | None = None,
+    setting: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Every reason :func:`build_config` would fail, one message each; empty if it would not.
+
+    The system check lists these (``otel_context.E002``), as Django lists its own problems.
+    """
+    try:
+        return _resolve(*_sources(overrides, setting, environ))[1]
+    except ConfigurationError as exc:  # OTEL_CONTEXT is not a dict at all
+        return list(exc.problems)
 
 
 def build_config(
@@ -292,28 +358,12 @@ def build_config(
     """Resolve every option from keyword *overrides*, the Django *setting*, then *environ*.
 
     Raises:
-        ConfigurationError: an unknown option name or a value that cannot be used.
+        ConfigurationError: unknown option names or values that cannot be used; its
+            ``problems`` lists each one (the message joins them).
     """
-    overrides = {key.upper(): value for key, value in (overrides or {}).items()}
-    setting = _django_setting() if setting is None else setting
-    environ = os.environ if environ is None else environ
-    for source, names in (("instrument()", overrides), (SETTING_NAME, setting)):
-        unknown = sorted(set(names) - set(_BY_NAME))
-        if unknown:
-            msg = f"{source}: unknown option(s) {', '.join(unknown)}{_did_you_mean(unknown)}"
-            raise ConfigurationError(msg)
-    values: dict[str, object] = {}
-    for option in OPTIONS:
-        where = f"{SETTING_NAME}[{option.name!r}]"
-        if option.name in overrides:
-            raw = overrides[option.name]
-        elif option.name in setting:
-            raw = setting[option.name]
-        elif environ.get(option.env_var, "").strip():
-            raw, where = environ[option.env_var], option.env_var
-        else:
-            raw = option.default
-        values[option.name] = option.parse(raw, where)
+    values, found = _resolve(*_sources(overrides, setting, environ))
+    if found:
+        raise ConfigurationError("; ".join(found), problems=found)
     fields: dict[str, Any] = {name.lower(): value for name, value in values.items()}
     owned = _derived_keys(fields["url_kwargs"], fields["resolvers"])
     return Config(**fields, server_owned=owned)
@@ -360,7 +410,10 @@ def get_config() -> Config:
     """
     config = _cached
     if config is None:
-        config = _resolve()
+        try:
+            config = _resolve()
+        except ConfigurationError as exc:  # the caller's frame, not this module's internals
+            raise ConfigurationError(str(exc), problems=exc.problems) from None
     return config
 
 

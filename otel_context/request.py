@@ -56,7 +56,13 @@ class Request:
         return name, self.correlation_id
 
 
-def begin(span: Span, get_header: HeaderGetter, peer: str | None, config: Config) -> Request:
+def begin(
+    span: Span,
+    get_header: HeaderGetter,
+    peer: str | None,
+    config: Config,
+    correlation_id: tuple[str, str | None] | None = None,
+) -> Request:
     """Filter inbound baggage, derive the correlation id, and attach the request scope.
 
     Args:
@@ -64,6 +70,8 @@ def begin(span: Span, get_header: HeaderGetter, peer: str | None, config: Config
         get_header: Reads a request header by name (``None`` if absent).
         peer: The client's IP address, for ``TRUSTED_NETWORKS``.
         config: The resolved configuration.
+        correlation_id: ``(id, header it came in)`` if an adapter already derived it with
+            :func:`correlation_from_headers` (before anything could reject the request).
 
     Returns:
         What :func:`end` needs; the adapter keeps it on its request object.
@@ -78,11 +86,8 @@ def begin(span: Span, get_header: HeaderGetter, peer: str | None, config: Config
     # Most requests bring no baggage: skip the filter and the clearing then (measured: ~4 %
     # of a traced request's cost; see benchmarks/RESULTS.md, figure C).
     inbound = filter_inbound(entries, config, trusted_peer=trusted_peer) if entries else _NONE
-    cid, header = correlation.from_headers(
-        get_header,
-        config.correlation_id_headers,
-        trusted=config.trust_correlation_id and trusted_peer,
-        generator=config.correlation_id_generator,
+    cid, header = correlation_id or correlation_from_headers(
+        get_header, config, trusted_peer=trusted_peer
     )
     if header is None and CORRELATION_ID in inbound.identifiers:
         cid = inbound.identifiers[CORRELATION_ID]  # a trusted upstream hop's id
@@ -97,6 +102,18 @@ def begin(span: Span, get_header: HeaderGetter, peer: str | None, config: Config
     if (inbound.dropped or over_limit) and span.is_recording():
         count_inbound_cut(span, inbound.dropped, over_limit)
     return Request(scope, attach_scope(scope, context), cid, header)
+
+
+def correlation_from_headers(
+    get_header: HeaderGetter, config: Config, *, trusted_peer: bool
+) -> tuple[str, str | None]:
+    """The request's correlation id and the header it came in (``None``: generated)."""
+    return correlation.from_headers(
+        get_header,
+        config.correlation_id_headers,
+        trusted=config.trust_correlation_id and trusted_peer,
+        generator=config.correlation_id_generator,
+    )
 
 
 def count_inbound_cut(span: Span, dropped: int, over_limit: int) -> None:

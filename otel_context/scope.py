@@ -272,17 +272,30 @@ def mark_ended(request: object, scope: RequestScope, span: object) -> None:
     request.__dict__[ENDED_ATTR] = (scope, span)
 
 
+#: Where a framework's request object keeps the correlation id of a request rejected before
+#: its scope began (Django's ``DisallowedHost``, raised inside the instrumentation).
+REJECTED_ATTR: Final = "_otel_context_rejected"
+
+
+def mark_rejected(request: object, correlation_id: str) -> None:
+    """Remember on *request* the correlation id it had when it was rejected early."""
+    request.__dict__[REJECTED_ATTR] = correlation_id
+
+
 def ended_fields(request: object) -> Fields | None:
     """The fields of a request whose scope has ended, read from the request object itself.
 
     Django logs a 4xx response a view *returned* after the middleware chain, so after the span
     and the scope have ended; the record carries the request (``record.request``). Its ids
     are read from that request, never from the context: nothing can leak from one request to
-    the next this way. ``None`` if *request* is not such a request.
+    the next this way. A request rejected before its scope began (:func:`mark_rejected`) has
+    its correlation id. ``None`` if *request* is neither.
     """
-    ended = getattr(request, "__dict__", {}).get(ENDED_ATTR)
+    values = getattr(request, "__dict__", {})
+    ended = values.get(ENDED_ATTR)
     if not isinstance(ended, tuple) or len(ended) != 2 or type(ended[0]) is not RequestScope:
-        return None
+        rejected = values.get(REJECTED_ATTR)
+        return {attributes.CORRELATION_ID: rejected} if type(rejected) is str else None
     scope, span = ended
     fields = span_fields(span)
     with scope._lock:  # noqa: SLF001 - a closed scope keeps its ids; only this reads them

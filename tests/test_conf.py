@@ -153,7 +153,7 @@ class TestErrors:
     @pytest.mark.parametrize(
         ("setting", "message"),
         [
-            ({"USER_ID_FEILD": "pk"}, "unknown option(s) USER_ID_FEILD"),
+            ({"USER_ID_FEILD": "pk"}, "unknown option USER_ID_FEILD (did you mean USER_ID_FIELD?)"),
             ({"CORRELATION_ID_HEADERS": []}, "needs at least one header name"),
             ({"CORRELATION_ID_HEADERS": "X-A"}, None),
             ({"INBOUND_BAGGAGE_MAX_ENTRIES": -1}, "must not be negative"),
@@ -181,6 +181,57 @@ class TestErrors:
             _cfg(setting=setting)
         assert message in str(info.value)
 
+    def test_every_problem_reported_not_only_the_first(self) -> None:
+        """Several bad options: one problem each, in one error (E002 lists them one by one)."""
+        setting = {
+            "CORRELATION_ID_HEADER": "X",
+            "USER_ID_FEILD": "pk",
+            "SPAN_ATTRIBUTES": 1,
+            "URL_KWARGS": ["pk"],
+        }
+        with pytest.raises(ConfigurationError) as info:
+            _cfg(setting=setting)
+        assert info.value.problems == (
+            (
+                "OTEL_CONTEXT: unknown option CORRELATION_ID_HEADER"
+                " (did you mean CORRELATION_ID_HEADERS?)"
+            ),
+            "OTEL_CONTEXT: unknown option USER_ID_FEILD (did you mean USER_ID_FIELD?)",
+            "OTEL_CONTEXT['URL_KWARGS']: expected a mapping with string keys, got ['pk']",
+            "OTEL_CONTEXT['SPAN_ATTRIBUTES']: expected a boolean, got 1",
+        )
+        assert str(info.value) == "; ".join(info.value.problems)
+        assert conf.problems(setting=setting, environ={}) == list(info.value.problems)
+
+    def test_no_problems_on_a_valid_configuration(self) -> None:
+        """problems() is empty when build_config() would succeed."""
+        assert conf.problems(setting={"USER_ID_FIELD": "uuid"}, environ={}) == []
+
+    def test_a_resolver_module_that_raises_on_import(self) -> None:
+        """Whatever a resolver's module raises while imported becomes a ConfigurationError."""
+        path = "tests.testapp.broken_on_import.resolve"
+        with pytest.raises(ConfigurationError) as info:
+            _cfg(setting={"RESOLVERS": {"tenant.id": path}})
+        assert str(info.value) == (
+            f"OTEL_CONTEXT['RESOLVERS']['tenant.id']: cannot import {path!r}"
+            " (RuntimeError: this module is broken on purpose)"
+        )
+
+    def test_odd_option_names_are_named(self) -> None:
+        """A key that is no string is reported, not a TypeError."""
+        assert conf.problems(setting={1: "x"}, environ={}) == ["OTEL_CONTEXT: unknown option 1"]
+
+    def test_keyword_problems_name_the_keyword(self) -> None:
+        """A bad instrument() keyword is reported as such, not as the setting."""
+        assert conf.problems({"span_attributes": 2}, {}, {}) == [
+            "span_attributes= (OTEL_CONTEXT['SPAN_ATTRIBUTES']): expected a boolean, got 2"
+        ]
+
+    def test_not_a_dict_is_one_problem(self, settings: Any) -> None:
+        """OTEL_CONTEXT = 'x' gives one problem, not an exception, from problems()."""
+        settings.OTEL_CONTEXT = "x"
+        assert conf.problems(environ={}) == ["OTEL_CONTEXT must be a dict, got str"]
+
     def test_bad_environment_pairs(self) -> None:
         """A malformed key=value list in the environment names the variable."""
         with pytest.raises(ConfigurationError, match="OTEL_CONTEXT_RESOLVERS"):
@@ -207,3 +258,16 @@ class TestCaching:
         finally:
             conf.configure()
         assert conf.get_config().user_id_field == "pk"
+
+
+def test_get_config_raises_without_inner_frames(settings: Any) -> None:
+    """A start-up that reads the configuration (a task worker) sees one frame of conf.py."""
+    import traceback
+
+    settings.OTEL_CONTEXT = {"SPAN_ATTRIBUTES": 1}
+    with pytest.raises(ConfigurationError) as info:
+        conf.get_config()
+    frames = [frame.name for frame in traceback.extract_tb(info.tb)]
+    assert frames[-1] == "get_config"
+    assert "build_config" not in frames
+    assert info.value.__suppress_context__

@@ -185,9 +185,16 @@ def dropped_keys(reads: list[BaggageRead], config: Config) -> dict[str, list[Bag
 
 
 def allow_hint(keys: list[str], config: Config) -> str:
-    """The ``INBOUND_BAGGAGE_ALLOW`` setting that keeps *keys* as well, as Python."""
+    """The ``INBOUND_BAGGAGE_ALLOW`` setting that keeps *keys* as well, as Python.
+
+    A line for the end of a settings module, with or without an ``OTEL_CONTEXT`` dict yet
+    (issue 21: ``OTEL_CONTEXT["..."] = ...`` was a ``NameError`` without one).
+    """
     allow = json.dumps([*config.inbound_baggage_allow, *keys])
-    return f'OTEL_CONTEXT["INBOUND_BAGGAGE_ALLOW"] = {allow}'
+    return (
+        'OTEL_CONTEXT = {**globals().get("OTEL_CONTEXT", {}), '
+        f'"INBOUND_BAGGAGE_ALLOW": {allow}}}'
+    )
 
 
 def _where(reads: list[BaggageRead]) -> str:

@@ -1,9 +1,11 @@
 """Django system checks: mistakes that would otherwise fail silently.
 
 - ``otel_context.E001``: ASGI without ``opentelemetry-instrumentation-asgi`` traces nothing.
-- ``otel_context.E002``: an ``OTEL_CONTEXT`` option is unknown (with "did you mean") or unusable.
+- ``otel_context.E002``: an ``OTEL_CONTEXT`` option is unknown (with "did you mean"), of the
+  wrong type or unusable: one message per problem. Servers refuse to start with one line.
 - ``otel_context.E003``: a middleware is listed twice.
-- ``otel_context.W001``: the OpenTelemetry middleware is not first (earlier ones run untraced).
+- ``otel_context.W001``: the OpenTelemetry middleware is not first, after otel_context's
+  ``CorrelationMiddleware`` (earlier ones run untraced).
 - ``otel_context.E004``: ``StructlogOTelProcessor`` runs after the renderer.
 - ``otel_context.W002``: structlog is configured without ``StructlogOTelProcessor``.
 - ``otel_context.W003``: the application reads an inbound baggage key the policy drops.
@@ -15,6 +17,12 @@
   (``otel_context._private``); ``instrument()`` refuses to start for the same reason.
 - ``otel_context.W005``: a span processor (``BaggageSpanProcessor``) copies server-owned keys
   from baggage onto spans as they start: the server span gets the client's unfiltered baggage.
+- ``otel_context.W006``: otel_context's hooks are not on the Django instrumentation.
+- ``otel_context.W007``: a middleware is missing from ``MIDDLEWARE``, or in the wrong place.
+- ``otel_context.W008``: a logging handler formats otel_context's fields without
+  ``OTelContextFilter``, or renders stdlib records without ``StructlogOTelProcessor``.
+- ``otel_context.W009``: no log line carries the ids: no handler adds them, and structlog's
+  chain has no ``StructlogOTelProcessor``.
 
 .. versionadded:: 0.1.0
 """
@@ -30,7 +38,7 @@ from django.conf import settings
 from django.core import checks
 
 from otel_context import _private, compat
-from otel_context.conf import ConfigurationError, build_config
+from otel_context.conf import ConfigurationError, build_config, get_config, problems
 
 #: The baggage-read check scans ``settings.BASE_DIR`` only up to this many ``.py`` files:
 #: about 0.35 ms each (read, and parsed only if it mentions baggage; measured on Django's own
@@ -41,6 +49,8 @@ ASGI_HINT = compat.install_hint("opentelemetry-instrumentation-asgi", "asgi") + 
 OTEL_MIDDLEWARE = (
     "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 )
+CORRELATION_MIDDLEWARE = "otel_context.django.middleware.CorrelationMiddleware"
+SETTINGS_HINT = "otel_context's settings table (docs/settings.md) lists every option."
 Messages = list[checks.CheckMessage]
 
 
@@ -83,15 +93,30 @@ def check_asgi(app_configs: Any = None, **kwargs: Any) -> Messages:
     return []
 
 
+def require_usable_config() -> None:
+    """Refuse to build a request handler while the configuration is unusable.
+
+    ``ready()`` leaves a bad option to the system check (E002), which lists every problem;
+    a server that runs no checks (gunicorn, uvicorn) stops here with one line saying what.
+
+    Raises:
+        django.core.exceptions.ImproperlyConfigured: naming each problem.
+    """
+    try:
+        get_config()
+    except ConfigurationError as exc:
+        from django.core.exceptions import ImproperlyConfigured  # noqa: PLC0415
+
+        msg = f"otel_context: unusable configuration: {exc}. `manage.py check` lists each one."
+        raise ImproperlyConfigured(msg) from None
+
+
 @checks.register(checks.Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> Messages:
-    """Every OTEL_CONTEXT option exists and has a usable value (resolvers import)."""
-    try:
-        build_config()
-    except ConfigurationError as exc:
-        hint = "See the settings table in otel_context's README."
-        return [checks.Error(str(exc), hint=hint, id="otel_context.E002")]
-    return []
+    """Every OTEL_CONTEXT option exists and has a usable value (resolvers import): one each."""
+    return [
+        checks.Error(problem, hint=SETTINGS_HINT, id="otel_context.E002") for problem in problems()
+    ]
 
 
 @checks.register(checks.Tags.compatibility)
@@ -107,7 +132,8 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> Messages:
         for path, count in Counter(middleware).items()
         if count > 1 and (path == OTEL_MIDDLEWARE or path.startswith("otel_context."))
     ]
-    if OTEL_MIDDLEWARE in middleware and middleware.index(OTEL_MIDDLEWARE) != 0:
+    outer = [path for path in middleware if path != CORRELATION_MIDDLEWARE]  # ours goes first
+    if OTEL_MIDDLEWARE in outer and outer.index(OTEL_MIDDLEWARE) != 0:
         messages.append(
             checks.Warning(
                 "The OpenTelemetry middleware is not first in MIDDLEWARE: the middleware "

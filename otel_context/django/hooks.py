@@ -20,18 +20,22 @@ from django.http import HttpResponse
 from opentelemetry import context as otel_context
 
 from otel_context import request as lifecycle
+from otel_context.attributes import CORRELATION_ID
+from otel_context.baggage import peer_is_trusted
 from otel_context.conf import get_config
 from otel_context.django.identifiers import DjangoIdentifiers
 from otel_context.django.streaming import hand_over, wants_hand_over
 from otel_context.django.trace_response import add_trace_response_header
-from otel_context.scope import mark_ended
+from otel_context.scope import REJECTED_ATTR, ended_fields, mark_ended, mark_rejected
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponseBase
     from opentelemetry.trace import Span
 
 _logger = logging.getLogger(__name__)
 STATE_ATTR = "_otel_context"
+#: ``(correlation id, header it came in)``, set by ``CorrelationMiddleware`` before the chain.
+CORRELATION_ATTR = "_otel_context_correlation"
 #: The status recorded for a request whose client went away (nginx's "client closed request").
 CLIENT_CLOSED_REQUEST = 499
 
@@ -56,13 +60,62 @@ def meta_key(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
 
 
+def establish_correlation_id(request: HttpRequest) -> None:
+    """Derive the correlation id before anything can reject *request*; never raises.
+
+    ``CorrelationMiddleware`` calls it first thing; ``request_hook`` then reuses the id, and
+    a request rejected before the hooks ran (``DisallowedHost``) still has it.
+    """
+    try:
+        config = get_config()
+        meta = request.META
+        trusted = config.trust_correlation_id and peer_is_trusted(
+            meta.get("REMOTE_ADDR"), config.trusted_networks
+        )
+        request.__dict__[CORRELATION_ATTR] = lifecycle.correlation_from_headers(
+            lambda name: meta.get(meta_key(name)), config, trusted_peer=trusted
+        )
+    except Exception:
+        _logger.exception("otel_context: deriving the correlation id failed")
+
+
+def echo_if_rejected(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    """Echo the correlation id on a response Django made from an error in the instrumentation.
+
+    The hooks never echoed it there (``DisallowedHost`` is raised before ``request_hook``, and
+    an abandoned request's ``response_hook`` saw another response). A header already set is
+    left alone. Never raises.
+    """
+    values = request.__dict__
+    if REJECTED_ATTR not in values:
+        return response  # the common case: one dict lookup
+    try:
+        given = values.get(CORRELATION_ATTR)
+        fields = ended_fields(request) or {}
+        value = fields.get(CORRELATION_ID)
+        if isinstance(given, tuple) and isinstance(value, str):
+            config = get_config()
+            name = config.correlation_id_response_header or given[1]
+            name = name or config.correlation_id_headers[0]
+            if not response.has_header(name):
+                response[name] = value
+    except Exception:
+        _logger.exception("otel_context: echoing the correlation id of a rejected request failed")
+    return response
+
+
 def request_hook(span: Span, request: HttpRequest) -> None:
     """Begin the request. Never raises into the request."""
     try:
         config = get_config()
         meta = request.META
+        given = request.__dict__.get(CORRELATION_ATTR)
         begun = lifecycle.begin(
-            span, lambda name: meta.get(meta_key(name)), meta.get("REMOTE_ADDR"), config
+            span,
+            lambda name: meta.get(meta_key(name)),
+            meta.get("REMOTE_ADDR"),
+            config,
+            given if type(given) is tuple else None,
         )
         identifiers = DjangoIdentifiers(request, begun.scope, config)
         begun.scope.refresh = identifiers
@@ -108,7 +161,14 @@ def finish_abandoned(middleware: Any, request: HttpRequest, error: BaseException
     by the garbage collector, in whatever context is current then: "Failed to detach context"
     (opentelemetry-python-contrib #4102). Called from the middleware's ``__call__``, this runs
     in the context the request was attached in, so every token is reset where it was set.
+
+    Any error leaving the instrumentation (``DisallowedHost`` from its ``process_request``,
+    before ``request_hook``) marks the request rejected: Django's response to it, and its log
+    line (``record.request``), get the correlation id (:func:`echo_if_rejected`).
     """
+    given = request.__dict__.get(CORRELATION_ATTR)
+    if type(given) is tuple:  # Django makes a response of the error: echo_if_rejected
+        mark_rejected(request, given[0])
     if middleware._environ_activation_key not in request.META:  # noqa: SLF001
         return  # process_response already ran, or the request was not traced
     status = CLIENT_CLOSED_REQUEST if isinstance(error, asyncio.CancelledError) else 500

@@ -21,8 +21,10 @@ from typing import Any
 
 from otel_context import _default_providers, _private
 from otel_context._official_structlog import TAKEN_OUT, export_once
+from otel_context.conf import ConfigurationError
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
+from otel_context.django.middleware import CORRELATION_PATH
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
 from otel_context.propagation import install_propagator, prepare
 
@@ -48,11 +50,12 @@ class _Chained:
                 _logger.exception("otel_context: chained instrumentation hook %r failed", hook)
 
 
-def _contains(hook: object, ours: RequestHook) -> bool:
+def contains(hook: object, ours: RequestHook) -> bool:
+    """Whether *hook* is *ours*, or a chain of hooks that includes it."""
     if hook is ours:
         return True
     return isinstance(hook, _Chained) and (
-        _contains(hook.first, ours) or _contains(hook.second, ours)
+        contains(hook.first, ours) or contains(hook.second, ours)
     )
 
 
@@ -85,13 +88,13 @@ def _install_hooks(**instrument_kwargs: Any) -> None:
     middleware = _middleware_class()
     existing_request = middleware._otel_request_hook  # noqa: SLF001
     existing_response = middleware._otel_response_hook  # noqa: SLF001
-    if not _contains(existing_request, hooks.request_hook):
+    if not contains(existing_request, hooks.request_hook):
         middleware._otel_request_hook = (  # noqa: SLF001
             _Chained(hooks.request_hook, existing_request)
             if existing_request
             else hooks.request_hook
         )
-    if not _contains(existing_response, hooks.response_hook):
+    if not contains(existing_response, hooks.response_hook):
         middleware._otel_response_hook = (  # noqa: SLF001
             _Chained(existing_response, hooks.response_hook)
             if existing_response
@@ -122,17 +125,26 @@ def _install_guard() -> None:
 
 
 def _install_middleware() -> None:
-    """Put ``IdentifiersMiddleware`` right after ``AuthenticationMiddleware`` unless listed."""
+    """Put otel_context's middleware in place, each unless listed.
+
+    ``IdentifiersMiddleware`` right after ``AuthenticationMiddleware``; ``CorrelationMiddleware``
+    right before the instrumentation's middleware (first, by default).
+    """
     from django.conf import settings  # noqa: PLC0415
 
     middleware = list(settings.MIDDLEWARE)
-    if MIDDLEWARE_PATH in middleware:
-        return
-    position = (
-        middleware.index(AUTH_MIDDLEWARE) + 1 if AUTH_MIDDLEWARE in middleware else len(middleware)
-    )
-    middleware.insert(position, MIDDLEWARE_PATH)
-    settings.MIDDLEWARE = middleware
+    if MIDDLEWARE_PATH not in middleware:
+        position = (
+            middleware.index(AUTH_MIDDLEWARE) + 1
+            if AUTH_MIDDLEWARE in middleware
+            else len(middleware)
+        )
+        middleware.insert(position, MIDDLEWARE_PATH)
+    if CORRELATION_PATH not in middleware:
+        otel = _private.DJANGO_MIDDLEWARE.path
+        middleware.insert(middleware.index(otel) if otel in middleware else 0, CORRELATION_PATH)
+    if middleware != list(settings.MIDDLEWARE):
+        settings.MIDDLEWARE = middleware
 
 
 def instrument(**options: Any) -> None:
@@ -161,13 +173,17 @@ def instrument(**options: Any) -> None:
     }
     _require_private_names()
     with _lock:
-        prepare(options)
+        install_propagator()
         _install_hooks(**passthrough)
         _install_guard()
         _install_middleware()
     django_tasks.instrument()  # Django 6.0+: a no-op before
     if export_once():  # the settings are loaded: structlog has the application's chain
         _logger.warning(TAKEN_OUT)
+    try:  # last: with a bad option everything is in place to refuse start-up with one line
+        prepare(options)
+    except ConfigurationError as exc:
+        raise ConfigurationError(str(exc), problems=exc.problems) from None  # no inner frames
 
 
 def settings_trap() -> str | None:

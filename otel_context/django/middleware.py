@@ -1,8 +1,13 @@
-"""``IdentifiersMiddleware``: binds what is known only after authentication and routing.
+"""otel_context's two middleware, both sync and async capable.
 
-The instrumentation's ``request_hook`` runs before both, so this middleware sits after
-``AuthenticationMiddleware`` and does its work in ``process_view``. It is sync and async
-capable and adds no work to the request/response path itself.
+``IdentifiersMiddleware`` binds what is known only after authentication and routing. The
+instrumentation's ``request_hook`` runs before both, so it sits after
+``AuthenticationMiddleware`` and does its work in ``process_view``.
+
+``CorrelationMiddleware`` sits right before the instrumentation's middleware (outermost). It
+derives the correlation id once, before anything can reject the request; ``request_hook``
+reuses it. A request the instrumentation rejects before its hooks run (``DisallowedHost``,
+raised while it builds the URL) still gets the id on its response and its log line.
 
 .. versionadded:: 0.1.0
 """
@@ -19,11 +24,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
-from otel_context.django.checks import ASGI_HINT, asgi_supported
-from otel_context.django.hooks import request_state
+from otel_context.django.checks import ASGI_HINT, asgi_supported, require_usable_config
+from otel_context.django.hooks import echo_if_rejected, establish_correlation_id, request_state
 
 _logger = logging.getLogger(__name__)
 PATH = "otel_context.django.middleware.IdentifiersMiddleware"
+CORRELATION_PATH = "otel_context.django.middleware.CorrelationMiddleware"
 GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
 
 
@@ -34,6 +40,7 @@ class IdentifiersMiddleware:
     async_capable = True
 
     def __init__(self, get_response: GetResponse) -> None:
+        require_usable_config()  # a server that runs no checks starts with one clear error
         self.get_response = get_response
         if iscoroutinefunction(get_response):
             if not asgi_supported():  # fail at start-up rather than trace nothing
@@ -66,6 +73,34 @@ class IdentifiersMiddleware:
     def _check_asgi(request: HttpRequest) -> None:
         if isinstance(request, ASGIRequest) and not asgi_supported():
             report_untraced_asgi()
+
+
+class CorrelationMiddleware:
+    """Derive the correlation id before the instrumentation; echo it if that rejects the request.
+
+    .. versionadded:: 0.1.0
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        require_usable_config()
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        """Derive the id, pass the request on, echo the id if the instrumentation failed."""
+        if self.is_async:
+            return self._acall(request)
+        establish_correlation_id(request)
+        return echo_if_rejected(request, self.get_response(request))  # type: ignore[arg-type]
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        establish_correlation_id(request)
+        return echo_if_rejected(request, await self.get_response(request))  # type: ignore[misc]
 
 
 @functools.cache

@@ -178,8 +178,8 @@ class TestReport:
         assert "| `mcp.client_name` | `analytics.py:20` | kept: matches" in text
         assert "| `user.id` | `tenancy.py:12` | server-owned:" in text
         assert (
-            'OTEL_CONTEXT["INBOUND_BAGGAGE_ALLOW"] = ["mcp.client_name", "amplitude.device_id",'
-            ' "amplitude.platform", "amplitude.session_id", "tenant.region"]'
+            '"INBOUND_BAGGAGE_ALLOW": ["mcp.client_name", "amplitude.device_id",'
+            ' "amplitude.platform", "amplitude.session_id", "tenant.region"]}'
         ) in text
         assert "not known statically: `tenancy.py:20`, `tenancy.py:24`." in text
 
@@ -187,11 +187,18 @@ class TestReport:
         """No reads: the section says so and offers no setting."""
         text = "\n".join(reads_section([], _config()))
         assert "No reads with a literal key found." in text
-        assert 'INBOUND_BAGGAGE_ALLOW"] =' not in text
+        assert '"INBOUND_BAGGAGE_ALLOW":' not in text
 
     def test_allow_hint_is_valid_python(self) -> None:
-        """The hint parses as an assignment of a list of the keys."""
+        """The hint runs in a settings module with or without OTEL_CONTEXT, keeping the rest."""
         hint = allow_hint(["a.b"], _config(inbound_baggage_allow=["c.*"]))
-        assignment = ast.parse(hint).body[0]
-        assert isinstance(assignment, ast.Assign)
-        assert ast.literal_eval(assignment.value) == ["c.*", "a.b"]
+        assert isinstance(ast.parse(hint).body[0], ast.Assign)
+        empty: dict[str, object] = {}
+        exec(hint, empty)  # noqa: S102 - the hint is ours; it must run as printed
+        assert empty["OTEL_CONTEXT"] == {"INBOUND_BAGGAGE_ALLOW": ["c.*", "a.b"]}
+        existing: dict[str, object] = {"OTEL_CONTEXT": {"USER_ID_FIELD": "uuid"}}
+        exec(hint, existing)  # noqa: S102
+        assert existing["OTEL_CONTEXT"] == {
+            "USER_ID_FIELD": "uuid",
+            "INBOUND_BAGGAGE_ALLOW": ["c.*", "a.b"],
+        }

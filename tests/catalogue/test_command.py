@@ -67,6 +67,5 @@ class TestCommand:
         assert "| `amplitude.device_id` |" in text
         assert "| `mcp.client_name` |" in text
         assert (
-            'OTEL_CONTEXT["INBOUND_BAGGAGE_ALLOW"] = ["amplitude.*", "mcp.client_name",'
-            ' "tenant.region"]'
+            '"INBOUND_BAGGAGE_ALLOW": ["amplitude.*", "mcp.client_name", "tenant.region"]}'
         ) in text

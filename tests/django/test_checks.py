@@ -83,7 +83,7 @@ class TestSettingsCheck:
     @pytest.mark.parametrize(
         ("setting", "fragment"),
         [
-            ({"USER_ID_FEILD": "pk"}, "did you mean: USER_ID_FEILD -> USER_ID_FIELD"),
+            ({"USER_ID_FEILD": "pk"}, "unknown option USER_ID_FEILD (did you mean USER_ID_FIELD?)"),
             ({"RESOLVERS": {"x.id": "no.such.module.func"}}, "cannot import 'no.such.module.func'"),
             ({"INBOUND_BAGGAGE_MAX_ENTRIES": "many"}, "expected a whole number"),
         ],
@@ -112,6 +112,7 @@ class TestMiddlewareCheck:
         """Sessions before the OTel middleware: W001."""
         current = list(settings.MIDDLEWARE)  # type: ignore[attr-defined]
         current.remove(checks.OTEL_MIDDLEWARE)
+        current.remove(checks.CORRELATION_MIDDLEWARE)
         settings.MIDDLEWARE = [current[0], checks.OTEL_MIDDLEWARE, *current[1:]]  # type: ignore[attr-defined]
         assert _ids(checks.check_middleware()) == ["otel_context.W001"]
 

@@ -43,7 +43,8 @@ class TestCheckBaggageReads:
         assert "(analytics.py:14, analytics.py:15)" in session.msg
         assert session.hint == (
             "If clients may set it: "
-            'OTEL_CONTEXT["INBOUND_BAGGAGE_ALLOW"] = ["amplitude.session_id"]'
+            'OTEL_CONTEXT = {**globals().get("OTEL_CONTEXT", {}), '
+            '"INBOUND_BAGGAGE_ALLOW": ["amplitude.session_id"]}'
         )
         assert isinstance(session, django_checks.Warning)
 

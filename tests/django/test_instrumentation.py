@@ -12,7 +12,7 @@ from opentelemetry.instrumentation.django.middleware.otel_middleware import _Dja
 import otel_context
 from otel_context.django import hooks
 from otel_context.django.instrumentation import _Chained
-from otel_context.django.middleware import PATH
+from otel_context.django.middleware import CORRELATION_PATH, PATH
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,7 +47,8 @@ class TestInstalledApps:
         auth = middleware.index("django.contrib.auth.middleware.AuthenticationMiddleware")
         assert middleware.index(PATH) == auth + 1
         otel = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
-        assert middleware.index(otel) == 0
+        assert middleware.index(CORRELATION_PATH) == 0  # right before the instrumentation's
+        assert middleware.index(otel) == 1
 
     def test_instrument_again_changes_nothing(self) -> None:
         """A second instrument() call neither drops nor doubles our hooks."""
