@@ -411,13 +411,13 @@ def get_config() -> Config:
     config = _cached
     if config is None:
         try:
-            config = _resolve()
+            config = _current()
         except ConfigurationError as exc:  # the caller's frame, not this module's internals
             raise ConfigurationError(str(exc), problems=exc.problems) from None
     return config
 
 
-def _resolve() -> Config:
+def _current() -> Config:
     global _cached, _provisional  # noqa: PLW0603 - one process-wide configuration
     provisional = _provisional
     if provisional is not None and not _settings_configured():

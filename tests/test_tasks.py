@@ -156,7 +156,11 @@ class TestCapture:
 
 class TestRestore:
     def test_round_trip(self, request_span: trace.Span, events: list[dict[str, object]]) -> None:
-        """Events in the task carry the request's trace id, its span as parent, and its ids."""
+        """Events in the task carry the request's trace id and ids, and no span id of its own.
+
+        With no span started in the task, the current span is the request's, remote here: its
+        span id is not this process's (issue 21), so the line names none.
+        """
         carrier = tasks.capture()
         ctx = request_span.get_span_context()
         token = _fresh()
@@ -168,7 +172,7 @@ class TestRestore:
             context_api.detach(token)
         (event,) = (e for e in events if e["event"] == "task.ran")
         assert event["trace_id"] == f"{ctx.trace_id:032x}"
-        assert event["span_id"] == f"{ctx.span_id:016x}"
+        assert "span_id" not in event
         assert {key: event[key] for key in IDS} == IDS
 
     @pytest.mark.usefixtures("instrumented")
