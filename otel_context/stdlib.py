@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from otel_context import attributes
 from otel_context.conf import get_config
 from otel_context.processors import current_fields, field_mapper
-from otel_context.scope import as_text
+from otel_context.scope import Fields, as_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -85,25 +85,55 @@ class OTelContextFilter(logging.Filter):
         super().__init__(name)
         self.default = default
         self.mapper = field_mapper(field_names)
+        # The attributes of the last fields seen (a scope's cached fields) and with none.
+        self._last: tuple[object, object, _Line] = (None, None, ({}, ()))
+        self._empty: tuple[object, _Line] = (None, ({}, ()))
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Annotate *record*; always keeps it."""
         values = record.__dict__
+        fields: Fields = {}
         try:
             fields, _ = current_fields(record)
             if self.mapper is not None:
                 for key, value in self.mapper(fields).items():
                     _put(values, (key,), value)
                 return True
-            for key, value in fields.items():
-                _put(values, spellings(key), value)
         except Exception:  # a filter that raises would lose the record
             logging.getLogger(__name__).debug("otel_context filter failed", exc_info=True)
-        if self.mapper is None:
-            default = self.default
-            for names in configured_names():
-                _put(values, names, default)
+            if self.mapper is not None:
+                return True
+        attrs, groups = self._line(fields, configured_names())
+        if values.keys().isdisjoint(attrs):
+            values.update(attrs)  # the common record: no extra= of ours to reconcile
+        else:
+            for group in groups:
+                _put(values, group, attrs[group[0]])
         return True
+
+    def _line(self, fields: Fields, names: tuple[tuple[str, ...], ...]) -> _Line:
+        """Every attribute to set (values, then defaults) and its spelling groups (cached)."""
+        last_fields, last_names, line = self._last if fields else (None, *self._empty)
+        if (last_fields is fields or not fields) and last_names is names:
+            return line
+        attrs: dict[str, object] = {}
+        groups = [spellings(key) for key in fields]
+        for group, value in zip(groups, fields.values(), strict=True):
+            attrs.update(dict.fromkeys(group, value))
+        for group in names:
+            if group[0] not in attrs:
+                attrs.update(dict.fromkeys(group, self.default))
+                groups.append(group)
+        line = (attrs, tuple(groups))
+        if fields:
+            self._last = (fields, names, line)
+        else:
+            self._empty = (names, line)
+        return line
+
+
+#: A record's attributes to set, and their groups: the spellings of one field.
+_Line = tuple[dict[str, object], tuple[tuple[str, ...], ...]]
 
 
 def _put(values: dict[str, Any], names: tuple[str, ...], value: object) -> None:

@@ -143,7 +143,10 @@ class TestConfiguredNamesNeverFail:
     def test_extra_in_either_spelling_wins_in_both_as_a_string(self, tracer: trace.Tracer) -> None:
         """extra={'tenant.id': 3} is the tenant in both spellings; extra={'shard_id': 4} too."""
         record = _record(**{"tenant.id": 3, "shard_id": 4})
-        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), tenant__id="t"):
+        with (
+            tracer.start_as_current_span("req") as span,
+            scoped(RequestScope(span), tenant__id="t"),
+        ):
             OTelContextFilter().filter(record)
         assert (record.__dict__["tenant_id"], record.__dict__["tenant.id"]) == ("3", "3")
         assert (record.__dict__["shard_id"], record.__dict__["shard.id"]) == ("4", "4")
@@ -183,7 +186,10 @@ class TestConfiguredNamesNeverFail:
             fmt=CONFIGURED,
         )
         inside, outside = _record(), _record()
-        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), tenant__id="t"):
+        with (
+            tracer.start_as_current_span("req") as span,
+            scoped(RequestScope(span), tenant__id="t"),
+        ):
             OTelContextFilter().filter(inside)
             inside_line = formatter.format(inside)  # a handler formats in the log call
         OTelContextFilter().filter(outside)
