@@ -188,7 +188,7 @@ def _teardown_request(exc: BaseException | None) -> None:
 
 
 def _on_response(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> None:
-    """Late resolvers, then the correlation header (replacing any the app set). Never raises."""
+    """Late resolvers, then the correlation header (unless the app set it). Never raises."""
     state = environ.get(STATE_KEY)
     if not isinstance(state, RequestState):
         return
@@ -197,11 +197,16 @@ def _on_response(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> No
             retry, state.retry = state.retry, ()
             resolved = run_resolvers(retry, state.config.resolvers, flask.request)
             bind_derived(state.request.scope, {}, resolved, state.config.resolvers.over_url)
-        name, value = state.request.response_header(state.config)
-        headers[:] = [(key, val) for key, val in headers if key.lower() != name.lower()]
-        headers.append((name, value))
+        echo = state.request.echo(state.config, lambda name: _response_header(headers, name))
+        if echo is not None:  # a correlation header the app set is left as it is
+            headers.append(echo)
     except Exception:
         _logger.exception("otel_context: echoing the correlation id failed")
+
+
+def _response_header(headers: list[tuple[str, str]], name: str) -> str | None:
+    lowered = name.lower()
+    return next((value for key, value in headers if key.lower() == lowered), None)
 
 
 class ContextGuard:
