@@ -38,14 +38,19 @@ FIELDS = [
 BIND_ONLY = ["order_id", "order.id"]
 #: ``LINE <logger>|<level>|<field>=<value>|...|msg=<message>``: one line per record.
 CONFIGURED_FORMAT = "|".join(
-    ["LINE %(name)s", "%(levelname)s", *(f"{name}=%({name})s" for name in FIELDS)]
-    + ["msg=%(message)s"]
+    [
+        "LINE %(name)s",
+        "%(levelname)s",
+        *(f"{name}=%({name})s" for name in FIELDS),
+        "msg=%(message)s",
+    ]
 )
 EVERY_KIND_FORMAT = CONFIGURED_FORMAT.replace(
     "|msg=", "|" + "|".join(f"{name}=%({name})s" for name in BIND_ONLY) + "|msg="
 )
-LOG_FILE = os.environ.get("EXAMPLE_LOG_FILE") or os.devnull
-FILTER_ONLY_LOG_FILE = LOG_FILE + ".filter-only" if LOG_FILE != os.devnull else os.devnull
+LOG_FILE = os.environ.get("EXAMPLE_LOG_FILE")
+FILTER_ONLY_LOG_FILE = f"{LOG_FILE}.filter-only" if LOG_FILE else os.devnull
+LOG_FILE = LOG_FILE or os.devnull
 
 LOGGING_CONFIG = "logging.config.dictConfig"
 LOGGING = {

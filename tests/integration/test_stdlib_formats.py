@@ -143,8 +143,10 @@ class TestValuesAndDefaults:
         for round_ in range(ROUNDS):
             (line,) = _by(
                 readme,
-                lambda x, r=round_: x["correlation_id"].startswith(f"r{r}-")
-                and x["correlation_id"].endswith("-all"),
+                lambda x, r=round_: (
+                    x["correlation_id"].startswith(f"r{r}-")
+                    and x["correlation_id"].endswith("-all")
+                ),
             )
             assert line["msg"] == "app.work"
             for key, value in {
