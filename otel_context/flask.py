@@ -12,7 +12,8 @@
   (which runs teardown functions in reverse order) ends the scope just before the
   instrumentation ends the span and detaches its context: last in, first out;
 * an outermost WSGI layer that echoes the correlation id on every response the app starts
-  (500s from unhandled exceptions too) and, should a teardown function raise and skip ours,
+  (500s from unhandled exceptions too; a header the app set itself is left as it is) and,
+  should a teardown function raise and skip ours,
   closes the scope and restores the context the request found.
 
 Not the instrumentation's ``request_hook``: it runs before the span is current, and an app

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import logging
 import logging.config
-from typing import TYPE_CHECKING
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import structlog
@@ -281,3 +283,46 @@ class TestFormatFields:
         assert format_fields("{a} {b.c} {d[0]} {0} {a!r:>4}", "{") == ("a", "b", "d")
         assert format_fields("$a ${b} $$c", "$") == ("a", "b")
         assert format_fields(None) == ()
+
+
+def _documented_logging() -> dict[str, Any]:
+    """The ``LOGGING`` example of the README (or of docs/, should it move there)."""
+    root = Path(__file__).resolve().parent.parent
+    for page in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+        for block in re.findall(
+            r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL
+        ):
+            if "LOGGING = {" in block and "OTelContextFormatter" in block:
+                namespace: dict[str, Any] = {}
+                exec(block, namespace)  # noqa: S102 - our own documentation
+                return namespace["LOGGING"]  # type: ignore[no-any-return]
+    pytest.fail("no LOGGING example with OTelContextFormatter in the README or docs/")
+
+
+class TestDocumentedSetUp:
+    def test_the_readme_logging_example_never_fails(
+        self, tracer: trace.Tracer, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Its format names tenant_id (a RESOLVERS key) and order_id (bind() only): no error."""
+        config = _documented_logging()
+        stream = io.StringIO()
+        config["handlers"]["console"]["stream"] = stream
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level
+        try:
+            logging.config.dictConfig(config)
+            log = logging.getLogger("tests.documented")
+            log.info("outside")
+            with tracer.start_as_current_span("req") as span, scoped(RequestScope(span)) as scope:
+                scope.bind({"tenant.id": "t-1", "order__id": 17})
+                log.info("bound")
+            with tracer.start_as_current_span("req") as span, scoped(RequestScope(span)):
+                log.info("unbound")
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+        assert "Logging error" not in capsys.readouterr().err
+        outside, bound, unbound = stream.getvalue().splitlines()
+        assert outside.endswith(" trace=- sampled=- cid=- user=- tenant=- order=- outside")
+        assert bound.endswith(" cid=- user=- tenant=t-1 order=17 bound")
+        assert unbound.endswith(" cid=- user=- tenant=- order=- unbound")
