@@ -13,8 +13,8 @@
   instrumentation ends the span and detaches its context: last in, first out;
 * an outermost WSGI layer that echoes the correlation id on every response the app starts
   (500s from unhandled exceptions too; a header the app set itself is left as it is) and,
-  should a teardown function raise and skip ours,
-  closes the scope and restores the context the request found.
+  should a teardown function raise and skip ours, closes the scope and restores the context
+  the request found.
 
 Not the instrumentation's ``request_hook``: it runs before the span is current, and an app
 already instrumented (e.g. by ``opentelemetry-instrument``) has its hooks sealed in closures.
