@@ -28,32 +28,35 @@ def app_sets_ids(settings: SettingsWrapper) -> None:
     settings.OTEL_CONTEXT = {"TRACE_RESPONSE_HEADER": "traceresponse"}
 
 
-@pytest.mark.parametrize("path", ["/app-ids/own/", "/app-ids/own/boom/", "/app-ids/own/stream/"])
-def test_the_apps_id_stays_and_the_span_records_it(
-    path: str, exporter: InMemorySpanExporter
-) -> None:
-    """200, 500 and streamed: the app's X-Request-ID answers; the span has both ids."""
-    client = Client(raise_request_exception=False)
-    response = client.get(path, headers={"X-Request-ID": "abc-1"})
-    if response.streaming:
-        b"".join(response.streaming_content)  # type: ignore[arg-type]
-    app_id = response["X-Request-ID"]
-    assert app_id.startswith("app-")
-    (span,) = [s for s in exporter.get_finished_spans() if s.kind.name == "SERVER"]
-    attributes = span.attributes or {}
-    assert attributes["correlation.id"] == "abc-1"
-    assert attributes["correlation.response_id"] == app_id
+class TestResponseHook:
+    @pytest.mark.parametrize(
+        "path", ["/app-ids/own/", "/app-ids/own/boom/", "/app-ids/own/stream/"]
+    )
+    def test_the_apps_id_stays_and_the_span_records_it(
+        self, path: str, exporter: InMemorySpanExporter
+    ) -> None:
+        """200, 500 and streamed: the app's X-Request-ID answers; the span has both ids."""
+        client = Client(raise_request_exception=False)
+        response = client.get(path, headers={"X-Request-ID": "abc-1"})
+        if response.streaming:
+            b"".join(response.streaming_content)  # type: ignore[arg-type]
+        app_id = response["X-Request-ID"]
+        assert app_id.startswith("app-")
+        (span,) = [s for s in exporter.get_finished_spans() if s.kind.name == "SERVER"]
+        attributes = span.attributes or {}
+        assert attributes["correlation.id"] == "abc-1"
+        assert attributes["correlation.response_id"] == app_id
 
+    def test_unsafe_app_id_left_alone_and_not_recorded(
+        self, exporter: InMemorySpanExporter
+    ) -> None:
+        """The app's 2 KB id with markup is answered as it is and never put on the span."""
+        response = Client().get("/app-ids/unsafe/", headers={"X-Request-ID": "abc-2"})
+        assert response["X-Request-ID"] == UNSAFE_APP_ID
+        (span,) = exporter.get_finished_spans()
+        assert "correlation.response_id" not in (span.attributes or {})
 
-def test_unsafe_app_id_left_alone_and_not_recorded(exporter: InMemorySpanExporter) -> None:
-    """The app's 2 KB id with markup is answered as it is and never put on the span."""
-    response = Client().get("/app-ids/unsafe/", headers={"X-Request-ID": "abc-2"})
-    assert response["X-Request-ID"] == UNSAFE_APP_ID
-    (span,) = exporter.get_finished_spans()
-    assert "correlation.response_id" not in (span.attributes or {})
-
-
-def test_the_apps_traceresponse_stays(exporter: InMemorySpanExporter) -> None:
-    """TRACE_RESPONSE_HEADER on: the app's own traceresponse is not overwritten."""
-    response = Client().get("/app-ids/traceresponse/")
-    assert response["traceresponse"] == APP_TRACERESPONSE
+    def test_the_apps_traceresponse_stays(self, exporter: InMemorySpanExporter) -> None:
+        """TRACE_RESPONSE_HEADER on: the app's own traceresponse is not overwritten."""
+        response = Client().get("/app-ids/traceresponse/")
+        assert response["traceresponse"] == APP_TRACERESPONSE
