@@ -239,6 +239,12 @@ class TestOTelContextFormatter:
         OTelContextFormatter("%(order_id)s %(message)s").format(record)
         assert "order_id" not in record.__dict__
 
+    def test_without_a_format_or_fields_it_is_logging_formatter(self) -> None:
+        """No format (or one naming only record attributes): what logging.Formatter gives."""
+        record = _record()
+        assert OTelContextFormatter().format(record) == "hello"
+        assert OTelContextFormatter("%(levelname)s %(message)s").format(record) == "INFO hello"
+
     def test_values_on_the_record_win_over_defaults(self) -> None:
         """A record's own attribute, then defaults=, then default=."""
         formatter = OTelContextFormatter(
