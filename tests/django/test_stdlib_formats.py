@@ -31,8 +31,11 @@ LOGGERS = ("django.server", "django.request", "formats.app")
 
 
 @pytest.fixture
-def dev_server(settings: SettingsWrapper) -> Iterator[str]:
-    """tests/formats_site.py served by Django's development server classes, in a thread."""
+def dev_server(settings: SettingsWrapper) -> Iterator[WSGIServer]:
+    """tests/formats_site.py served by Django's development server classes, in a thread.
+
+    ``shutdown()`` returns once the request being served is done, its access line included.
+    """
     settings.ROOT_URLCONF = "tests.formats_site"
     settings.OTEL_CONTEXT = {
         "URL_KWARGS": {"organisation_pk": "organisation.id", "shard_pk": "shard.id"},
@@ -43,7 +46,7 @@ def dev_server(settings: SettingsWrapper) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield server
     finally:
         server.shutdown()
         server.server_close()
@@ -71,14 +74,16 @@ def lines() -> Iterator[io.StringIO]:
 
 
 def test_django_server_and_request_records_never_fail(
-    dev_server: str, lines: io.StringIO, capsys: pytest.CaptureFixture[str]
+    dev_server: WSGIServer, lines: io.StringIO, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Access lines (outside any request), app lines with and without order.id, a 404."""
+    base = f"http://127.0.0.1:{dev_server.server_address[1]}"
     headers = {"Correlation-Id": "dev-1", "X-Tenant": "t-1"}
-    url = f"{dev_server}/shards/s-1/orgs/7/?order=o-1"
+    url = f"{base}/shards/s-1/orgs/7/?order=o-1"
     assert requests.get(url, headers=headers, timeout=10).status_code == 200
-    assert requests.get(f"{dev_server}/plain/", timeout=10).status_code == 200
-    assert requests.get(f"{dev_server}/nope/", timeout=10).status_code == 404
+    assert requests.get(f"{base}/plain/", timeout=10).status_code == 200
+    assert requests.get(f"{base}/nope/", timeout=10).status_code == 404
+    dev_server.shutdown()  # the last access line is written after its response
     assert "Logging error" not in capsys.readouterr().err
     by_logger: dict[str, list[str]] = {}
     for line in lines.getvalue().splitlines():
