@@ -15,7 +15,7 @@ from otel_context.propagation import IdentifierPropagator
 from otel_context.providers import configure_providers, shutdown_providers
 from otel_context.sampling import RecordClientSpans
 from otel_context.scope import RequestScope, bind, get_identifiers, scoped
-from otel_context.stdlib import OTelContextFilter
+from otel_context.stdlib import OTelContextFilter, OTelContextFormatter
 from otel_context.threads import ContextExecutor, with_context
 from otel_context.work import background
 
@@ -29,6 +29,7 @@ __all__ = [
     "ContextExecutor",
     "IdentifierPropagator",
     "OTelContextFilter",
+    "OTelContextFormatter",
     "RecordClientSpans",
     "RequestScope",
     "StructlogOTelLogProcessor",

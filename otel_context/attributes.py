@@ -21,6 +21,10 @@ SERVER_OWNED: Final = frozenset(
     {CORRELATION_ID, USER_ID, ORGANISATION_ID, PROJECT_ID, ENVIRONMENT_ID}
 )
 
+#: Span attribute: the application's own id on the response header otel_context echoes, when it
+#: differs from ``correlation.id`` and is a valid id (issue 22). Never an identifier or a log key.
+CORRELATION_RESPONSE_ID: Final = "correlation.response_id"
+
 #: Keys the structlog processor and the logging filter add for the trace.
 TRACE_ID: Final = "trace_id"
 SPAN_ID: Final = "span_id"

@@ -12,8 +12,9 @@
   (which runs teardown functions in reverse order) ends the scope just before the
   instrumentation ends the span and detaches its context: last in, first out;
 * an outermost WSGI layer that echoes the correlation id on every response the app starts
-  (500s from unhandled exceptions too) and, should a teardown function raise and skip ours,
-  closes the scope and restores the context the request found.
+  (500s from unhandled exceptions too; a header the app set itself is left as it is) and,
+  should a teardown function raise and skip ours, closes the scope and restores the context
+  the request found.
 
 Not the instrumentation's ``request_hook``: it runs before the span is current, and an app
 already instrumented (e.g. by ``opentelemetry-instrument``) has its hooks sealed in closures.
@@ -206,7 +207,7 @@ def _teardown_request(exc: BaseException | None) -> None:
 
 
 def _on_response(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> None:
-    """Late resolvers, then the correlation header (replacing any the app set). Never raises."""
+    """Late resolvers, then the correlation header (unless the app set it). Never raises."""
     state = environ.get(STATE_KEY)
     if not isinstance(state, RequestState):
         return
@@ -215,11 +216,16 @@ def _on_response(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> No
             retry, state.retry = state.retry, ()
             resolved = run_resolvers(retry, state.config.resolvers, flask.request)
             bind_derived(state.request.scope, {}, resolved, state.config.resolvers.over_url)
-        name, value = state.request.response_header(state.config)
-        headers[:] = [(key, val) for key, val in headers if key.lower() != name.lower()]
-        headers.append((name, value))
+        echo = state.request.echo(state.config, lambda name: _response_header(headers, name))
+        if echo is not None:  # a correlation header the app set is left as it is
+            headers.append(echo)
     except Exception:
         _logger.exception("otel_context: echoing the correlation id failed")
+
+
+def _response_header(headers: list[tuple[str, str]], name: str) -> str | None:
+    lowered = name.lower()
+    return next((value for key, value in headers if key.lower() == lowered), None)
 
 
 class ContextGuard:

@@ -18,7 +18,7 @@ from opentelemetry import baggage
 
 from otel_context import correlation
 from otel_context._baggage_limits import MAX_MEMBERS, OVER_LIMIT_ATTRIBUTE, cut_count
-from otel_context.attributes import CORRELATION_ID
+from otel_context.attributes import CORRELATION_ID, CORRELATION_RESPONSE_ID
 from otel_context.baggage import InboundBaggage, filter_inbound, peer_is_trusted
 from otel_context.scope import UPSTREAM, RequestScope, as_text, attach_scope, detach_scope
 
@@ -54,6 +54,31 @@ class Request:
             or config.correlation_id_headers[0]
         )
         return name, self.correlation_id
+
+    def echo(self, config: Config, response_header: HeaderGetter) -> tuple[str, str] | None:
+        """The correlation header to add to the response, or ``None``: the application set it.
+
+        A header the application (or another middleware) already set is left exactly as it is:
+        otel_context must not change what the application answers (issue 22). An id of the
+        application's that differs from ``correlation.id`` is recorded on the server span as
+        ``correlation.response_id``, only if it passes the inbound validation (an unsafe value
+        is never recorded). ``correlation.id`` stays the inbound (or generated) id: the
+        request's earlier lines already carry it.
+
+        Args:
+            config: The resolved configuration.
+            response_header: Reads a header the response already has (``None`` if absent).
+        """
+        name, value = self.response_header(config)
+        present = response_header(name)
+        if present is None:
+            return name, value
+        span = self.scope.span
+        if present != value and span is not None and self.scope.span_attributes:
+            accepted = correlation.accept(present)
+            if accepted is not None and span.is_recording():
+                span.set_attribute(CORRELATION_RESPONSE_ID, accepted)
+        return None
 
 
 def begin(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 from opentelemetry import trace
 
-from otel_context.request import settle_span
+from otel_context import conf
+from otel_context.request import Request, settle_span
 from otel_context.scope import RequestScope
 
 
@@ -62,3 +65,46 @@ class TestSettleSpan:
         scope.span_attributes = True
         settle_span(scope)
         assert "settling the span's identifier attributes failed" in caplog.text
+
+
+def _request(span: trace.Span, header: str | None = "X-Request-ID") -> Request:
+    scope = RequestScope(span)
+    return Request(scope, cast("Any", None), "abc-1", header)
+
+
+class TestEcho:
+    def test_echoed_when_the_response_has_no_such_header(self, tracer: trace.Tracer) -> None:
+        """Nothing of the app's: the header the id came in, with the id."""
+        with tracer.start_as_current_span("req") as span:
+            echo = _request(span).echo(conf.build_config(setting={}, environ={}), {}.get)
+        assert echo == ("X-Request-ID", "abc-1")
+        assert "correlation.response_id" not in (span.attributes or {})
+
+    @pytest.mark.parametrize(
+        ("app_value", "recorded"),
+        [
+            ("app-7f3a", "app-7f3a"),
+            ("abc-1", None),  # the same id: nothing to record
+            ("x" * 129, None),  # too long for an id
+            ("app id <b>", None),
+            ("app-1\r\nSet-Cookie: a=b", None),
+        ],
+    )
+    def test_the_apps_header_is_kept_and_only_a_valid_differing_id_recorded(
+        self, tracer: trace.Tracer, app_value: str, recorded: str | None
+    ) -> None:
+        """The app's value wins; the span records it only if it passes inbound validation."""
+        config = conf.build_config(setting={}, environ={})
+        with tracer.start_as_current_span("req") as span:
+            echo = _request(span).echo(config, {"X-Request-ID": app_value}.get)
+        assert echo is None
+        assert (span.attributes or {}).get("correlation.response_id") == recorded
+
+    def test_span_attributes_off_records_nothing(self, tracer: trace.Tracer) -> None:
+        """With SPAN_ATTRIBUTES off otel_context leaves the span alone."""
+        config = conf.build_config(setting={}, environ={})
+        with tracer.start_as_current_span("req") as span:
+            request = _request(span)
+            request.scope.span_attributes = False
+            assert request.echo(config, {"X-Request-ID": "app-2"}.get) is None
+        assert not span.attributes

@@ -81,3 +81,14 @@ class TestAddTraceResponseHeader:
         assert not add_trace_response_header(trace.INVALID_SPAN, response)
         assert not response.has_header("traceresponse")
         assert not response.has_header("Access-Control-Expose-Headers")
+
+    def test_a_header_the_app_set_is_left_as_it_is(self, tracer: trace.Tracer) -> None:
+        """The app's own traceresponse (any case) stays, and CORS exposure is not touched."""
+        response = HttpResponse("ok")
+        response["TraceResponse"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        with tracer.start_as_current_span("req") as span:
+            assert not add_trace_response_header(span, response)
+        assert (
+            response["traceresponse"] == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        )
+        assert not response.has_header("Access-Control-Expose-Headers")

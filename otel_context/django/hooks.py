@@ -125,7 +125,7 @@ def request_hook(span: Span, request: HttpRequest) -> None:
 
 
 def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> None:
-    """Echo the correlation id and end the request. Never raises into the request."""
+    """Echo the correlation id (unless the app set it) and end the request. Never raises."""
     state = request.__dict__.pop(STATE_ATTR, None)
     if not isinstance(state, RequestState):
         return
@@ -136,8 +136,9 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
         state.identifiers()  # the user may have been loaded since the last log event
         lifecycle.settle_span(state.request.scope)
         config = get_config()
-        name, value = state.request.response_header(config)
-        response[name] = value
+        echo = state.request.echo(config, response.get)
+        if echo is not None:  # a correlation header the app set is left as it is
+            response[echo[0]] = echo[1]
         if config.trace_response_header:
             add_trace_response_header(span, response, config.trace_response_header)
         if wants_hand_over(response):

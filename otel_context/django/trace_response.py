@@ -46,7 +46,8 @@ def add_trace_response_header(
     """Set *header* on *response* from *span* and expose it to browsers (CORS).
 
     Meant for the Django instrumentation's ``response_hook``, where the server span is still
-    current. A span without a valid context (tracing off, excluded URL) adds nothing.
+    current. A span without a valid context (tracing off, excluded URL) adds nothing, and a
+    response that already has *header* (set by the application) is left as it is.
 
     Args:
         span: The request's server span.
@@ -54,10 +55,12 @@ def add_trace_response_header(
         header: ``traceresponse`` (W3C Trace Context Level 2) or a name for the bare trace id.
 
     Returns:
-        Whether the header was set.
+        Whether the header was set (``False`` if the response had it already).
 
     .. versionadded:: 0.1.0
     """
+    if header in response:
+        return False  # the application's (or another middleware's) header is left as it is
     value = trace_response_value(span, header)
     if value is None:
         return False

@@ -71,7 +71,7 @@ def _service_call() -> None:
     log.info("service.called")
 
 
-def _routes(app: flask.Flask) -> None:  # noqa: C901 - a list of small views
+def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 - a list of small views
     @app.get("/healthz")
     def healthz() -> str:
         return "ok"
@@ -161,8 +161,11 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901 - a list of small views
 
     @app.get("/sets-header")
     def sets_header() -> flask.Response:
+        """Sets its own id: header ``?name=`` (``correlation-id``) to ``?value=``."""
+        log.info("view.sets_header")
         response = _state()
-        response.headers["correlation-id"] = "set-by-the-view"
+        name = flask.request.args.get("name", "correlation-id")
+        response.headers[name] = flask.request.args.get("value", "set-by-the-view")
         return response
 
 

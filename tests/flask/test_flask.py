@@ -242,14 +242,50 @@ class TestCorrelationHeader:
         assert trusted.headers["Correlation-Id"] == "proxy/1+2=3"
         assert other.headers["Correlation-Id"] != "proxy/1+2=3"
 
-    def test_configured_response_header_replaces_one_the_view_set(
-        self, make_app: AppFactory
+    def test_configured_response_header_the_view_set_is_left_as_it_is(
+        self, make_app: AppFactory, events: Events, exporter: InMemorySpanExporter
     ) -> None:
-        """CORRELATION_ID_RESPONSE_HEADER names the header; a value the app set is replaced."""
+        """CORRELATION_ID_RESPONSE_HEADER names the header; a value the app set is kept (#22).
+
+        Lines keep the inbound id; the span records the app's as ``correlation.response_id``.
+        """
         client = make_app(correlation_id_response_header="Correlation-ID").test_client()
         response = client.get("/sets-header", headers={"X-Request-ID": "r-2"})
-        assert response.headers.getlist("Correlation-Id") == ["r-2"]
+        assert response.headers.getlist("Correlation-Id") == ["set-by-the-view"]
         assert "X-Request-ID" not in response.headers
+        attributes = _server_span(exporter).attributes
+        assert attributes["correlation.id"] == "r-2"
+        assert attributes["correlation.response_id"] == "set-by-the-view"
+        assert {event["correlation.id"] for event in events} == {"r-2"}
+
+    def test_an_unsafe_id_the_view_set_is_left_alone_and_never_recorded(
+        self, client: FlaskClient, events: Events, exporter: InMemorySpanExporter
+    ) -> None:
+        """The app's own X-Request-ID, 2 KB with spaces and markup: answered, not recorded."""
+        unsafe = "app id <b>" + "x" * 2048
+        response = client.get(
+            "/sets-header",
+            query_string={"name": "X-Request-ID", "value": unsafe},
+            headers={"X-Request-ID": "abc-1"},
+        )
+        assert response.headers.getlist("X-Request-ID") == [unsafe]
+        attributes = _server_span(exporter).attributes
+        assert attributes["correlation.id"] == "abc-1"
+        assert "correlation.response_id" not in attributes
+        assert [event["correlation.id"] for event in events] == ["abc-1"]
+        assert "app id <b>" not in repr(events)
+
+    def test_the_same_id_the_view_set_records_nothing(
+        self, client: FlaskClient, exporter: InMemorySpanExporter
+    ) -> None:
+        """The app echoing the inbound id itself: one header, no response id on the span."""
+        response = client.get(
+            "/sets-header",
+            query_string={"name": "X-Request-ID", "value": "abc-2"},
+            headers={"X-Request-ID": "abc-2"},
+        )
+        assert response.headers.getlist("X-Request-ID") == ["abc-2"]
+        assert "correlation.response_id" not in _server_span(exporter).attributes
 
 
 class TestIdentifiers:

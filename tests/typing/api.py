@@ -7,7 +7,7 @@ import logging
 import structlog
 
 import otel_context
-from otel_context import OTelContextFilter, StructlogOTelProcessor
+from otel_context import OTelContextFilter, OTelContextFormatter, StructlogOTelProcessor
 
 structlog.configure(
     processors=[
@@ -26,6 +26,8 @@ formatter = structlog.stdlib.ProcessorFormatter(
 
 handler = logging.StreamHandler()
 handler.addFilter(OTelContextFilter(default=""))
+handler.setFormatter(OTelContextFormatter("%(trace_id)s %(tenant.id)s %(order_id)s %(message)s"))
+braces = OTelContextFormatter("{order_id} {message}", style="{", default="", defaults={"x": 1})
 
 
 def in_a_view() -> dict[str, str]:
