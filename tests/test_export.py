@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
@@ -14,6 +15,7 @@ from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider, sampling
 
+from otel_context import export
 from otel_context.export import StructlogOTelLogProcessor, coerce_value, event_attributes
 from otel_context.scope import RequestScope, scoped
 from tests.otlp_receiver import fresh_global_providers
@@ -392,6 +394,46 @@ class TestSpanEvents:
         assert len(span.events) == 128  # type: ignore[attr-defined]
         assert span.dropped_events == 72  # type: ignore[attr-defined]
         assert span.events[-1].name == "e199"  # type: ignore[attr-defined]
+
+    def test_the_first_span_event_says_it_is_the_compatibility_path(
+        self,
+        sink: LogSink,
+        tracer: trace.Tracer,
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """span_events=True keeps working: one INFO line per process names the deprecation
+        upstream (OTEP 4430), no warning of any kind, and every event is still a record."""
+        monkeypatch.setattr(export, "_span_events_noted", False)
+        processor = StructlogOTelLogProcessor(sink.provider, span_events=True)
+        with caplog.at_level(logging.INFO, logger=export.__name__), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with tracer.start_as_current_span("req") as span:
+                processor(None, "info", {"event": "one"})
+                processor(None, "info", {"event": "two"})
+        lines = [record for record in caplog.records if record.name == export.__name__]
+        assert [(line.levelno, "OTEP 4430" in line.getMessage()) for line in lines] == [
+            (logging.INFO, True)
+        ]
+        assert [e.name for e in span.events] == ["one", "two"]  # type: ignore[attr-defined]
+        assert [record.log_record.body for record in sink.records] == ["one", "two"]
+
+    def test_no_line_without_span_events(
+        self,
+        sink: LogSink,
+        tracer: trace.Tracer,
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The default, log records only, says nothing."""
+        monkeypatch.setattr(export, "_span_events_noted", False)
+        with (
+            caplog.at_level(logging.INFO, logger=export.__name__),
+            tracer.start_as_current_span("r"),
+        ):
+            emit(sink, {"event": "hi"})
+        assert [record for record in caplog.records if record.name == export.__name__] == []
+        assert len(sink.records) == 1
 
 
 @pytest.fixture
