@@ -30,6 +30,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Final
 
+from opentelemetry import context as otel_context_api
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber, get_logger_provider
 from opentelemetry.semconv.attributes import exception_attributes
@@ -356,15 +357,23 @@ def _is_otel_handler(kind: type) -> bool:
 
 
 def _note_span_events() -> None:
-    """Say once per process that span events are the compatibility path (never a warning)."""
+    """Say once per process that span events are the compatibility path (never a warning).
+
+    Logged outside the request's context, so the note is neither a span event of the user's
+    trace nor a line carrying the request's ids.
+    """
     global _span_events_noted  # noqa: PLW0603 - one flag per process, set before logging
     _span_events_noted = True
-    _logger.info(
-        "otel_context: StructlogOTelLogProcessor(span_events=True) adds each event to its span as"
-        " a span event: the compatibility path for back ends that store traces only (Jaeger)."
-        " OpenTelemetry is deprecating the Span Event API (OTEP 4430); every event is exported"
-        " as a log record by default (see docs/export.md)"
-    )
+    token = otel_context_api.attach(otel_context_api.Context())
+    try:
+        _logger.info(
+            "otel_context: StructlogOTelLogProcessor(span_events=True) adds each event to its"
+            " span as a span event: the compatibility path for back ends that store traces only"
+            " (Jaeger). OpenTelemetry is deprecating the Span Event API (OTEP 4430); every event"
+            " is exported as a log record by default (see docs/export.md)"
+        )
+    finally:
+        otel_context_api.detach(token)
 
 
 def _report_failure(exc: Exception) -> None:

@@ -341,6 +341,18 @@ class TestNeverRaises:
             sink.provider.shutdown()
 
 
+class CurrentSpanFilter(logging.Filter):
+    """Notes, for each record, whether a valid span was current when it was logged."""
+
+    def __init__(self, seen: list[bool]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.seen.append(trace.get_current_span().get_span_context().is_valid)
+        return True
+
+
 class TestSpanEvents:
     def test_event_on_the_current_span(self, sink: LogSink, tracer: trace.Tracer) -> None:
         """span_events: the event lands on the current span with level, logger and ids."""
@@ -403,18 +415,27 @@ class TestSpanEvents:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """span_events=True keeps working: one INFO line per process names the deprecation
-        upstream (OTEP 4430), no warning of any kind, and every event is still a record."""
+        upstream (OTEP 4430), logged outside the request's span, no warning of any kind, and
+        every event is still a record."""
         monkeypatch.setattr(export, "_span_events_noted", False)
         processor = StructlogOTelLogProcessor(sink.provider, span_events=True)
-        with caplog.at_level(logging.INFO, logger=export.__name__), warnings.catch_warnings():
-            warnings.simplefilter("error")
-            with tracer.start_as_current_span("req") as span:
-                processor(None, "info", {"event": "one"})
-                processor(None, "info", {"event": "two"})
+        spans_at_the_note: list[bool] = []
+        note_logger = logging.getLogger(export.__name__)
+        note_filter = CurrentSpanFilter(spans_at_the_note)
+        note_logger.addFilter(note_filter)
+        try:
+            with caplog.at_level(logging.INFO, logger=export.__name__), warnings.catch_warnings():
+                warnings.simplefilter("error")
+                with tracer.start_as_current_span("req") as span:
+                    processor(None, "info", {"event": "one"})
+                    processor(None, "info", {"event": "two"})
+        finally:
+            note_logger.removeFilter(note_filter)
         lines = [record for record in caplog.records if record.name == export.__name__]
         assert [(line.levelno, "OTEP 4430" in line.getMessage()) for line in lines] == [
             (logging.INFO, True)
         ]
+        assert spans_at_the_note == [False]  # not a line of the request, not a span event
         assert [e.name for e in span.events] == ["one", "two"]  # type: ignore[attr-defined]
         assert [record.log_record.body for record in sink.records] == ["one", "two"]
 
