@@ -152,7 +152,7 @@ class StructlogOTelLogProcessor:
                 severity_text=severity_text,
                 body=body,
                 attributes=attrs,
-                event_name=f"{name}.{body}" if name else body,
+                event_name=_event_name(name, body, event_dict.get("_record")),
             )
         if span is not None:  # the SDK bounds events per span (OTEL_SPAN_EVENT_COUNT_LIMIT)
             if not _span_events_noted:
@@ -309,6 +309,16 @@ def _rendered_exception(rendered: object) -> dict[str, AttributeValue]:
             exception_attributes.EXCEPTION_STACKTRACE: json.dumps(rendered, default=str),
         }
     return {}
+
+
+def _event_name(name: str | None, body: str, record: object) -> str:
+    """``"{logger}.{event}"``; for a stdlib record, its message template, not the text.
+
+    An event name names a kind of event: ``"Not Found: %s"``, not each path that was not found.
+    """
+    if isinstance(record, logging.LogRecord) and isinstance(record.msg, str):
+        body = record.msg
+    return f"{name}.{body}" if name else body
 
 
 def _recording_span() -> trace.Span | None:

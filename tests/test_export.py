@@ -563,6 +563,24 @@ class TestDoubleExport:
         formatter.format(record)
         assert sink.records == []
 
+    def test_a_foreign_record_is_named_by_its_template(self, sink: LogSink) -> None:
+        """A stdlib record exported from foreign_pre_chain: body = the message, event name = the
+        logger and the template, so one call site is one event name."""
+        formatter = structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                StructlogOTelLogProcessor(sink.provider),
+            ],
+            processor=structlog.processors.KeyValueRenderer(),
+        )
+        for path in ("/a/1/", "/b/2/"):
+            record = logging.getLogger("django.request").makeRecord(
+                "django.request", logging.WARNING, "f", 1, "Not Found: %s", (path,), None
+            )
+            formatter.format(record)
+        assert [r.log_record.body for r in sink.records] == ["Not Found: /a/1/", "Not Found: /b/2/"]
+        assert {r.log_record.event_name for r in sink.records} == {"django.request.Not Found: %s"}
+
     def test_sdk_handler_is_detected_too(
         self, sink: LogSink, stdlib_structlog: logging.Logger
     ) -> None:
