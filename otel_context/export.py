@@ -152,7 +152,9 @@ class StructlogOTelLogProcessor:
                 severity_text=severity_text,
                 body=body,
                 attributes=attrs,
-                event_name=_event_name(name, body, event_dict.get("_record")),
+                event_name=_event_name(name, body, event_dict["_record"])
+                if "_record" in event_dict  # a stdlib record, from foreign_pre_chain
+                else (f"{name}.{body}" if name else body),
             )
         if span is not None:  # the SDK bounds events per span (OTEL_SPAN_EVENT_COUNT_LIMIT)
             if not _span_events_noted:
