@@ -49,8 +49,9 @@ def _shared_processors() -> list[Processor]:
         AddServiceName(service_name()),
         structlog.processors.TimeStamper(fmt="iso"),
         structlog.processors.format_exc_info,
-        # Each event also as a span event (Jaeger shows them as the span's "Logs") and, when
-        # logs are exported over OTLP, as an OTel log record in the request's context.
+        # Each event as an OTel log record when logs are exported over OTLP, and also as a span
+        # event: the compatibility option for Jaeger, which stores traces only and shows span
+        # events as the span's "Logs" (docs/jaeger.md, "Log lines next to their spans").
         StructlogOTelLogProcessor(span_events=True, log_records=otlp_endpoint()),
     ]
 

@@ -1,9 +1,15 @@
-"""``StructlogOTelLogProcessor``: structlog events as OTel log records and span events.
+"""``StructlogOTelLogProcessor``: structlog events as OTel log records (and, opt-in, span events).
 
-Each event becomes an OTel log record in the current context, so its trace and span ids are the
-current span's, with the request's identifiers as attributes. Optionally it is also added to the
-current recording span as a span event: Jaeger stores traces only and shows span events as the
-span's "Logs".
+Each event becomes one OTel log record, an event in today's OpenTelemetry sense (a record with an
+``event_name``; the SDK's separate Events API is gone since 1.44): its trace and span ids are the
+current span's, taken when the event is logged, with the request's identifiers as string
+attributes. Everything the record needs is captured at that moment, so a record exported later,
+by a batch processor after its request ended, still carries the request's ids.
+
+Span events are an explicit compatibility option (``span_events=True``) for back ends that store
+traces only, such as Jaeger, which shows them as the span's "Logs". OpenTelemetry is deprecating
+the Span Event API (OTEP 4430) and keeps this very conversion, log-based events sent as span
+events, as the opt-in for such back ends; the first span event logs one line saying so.
 
 Double export: ``opentelemetry-instrumentation-logging`` (and the SDK's deprecated
 ``LoggingHandler``) put a handler on the root logger that exports every stdlib record. When an
@@ -24,6 +30,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Final
 
+from opentelemetry import context as otel_context_api
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber, get_logger_provider
 from opentelemetry.semconv.attributes import exception_attributes
@@ -40,6 +47,7 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 _reentry = threading.local()
+_span_events_noted = False  # the one line the first span event logs, once per process
 
 #: structlog level (method) name -> OTel severity, text as the SDK's logging handler writes it.
 _SEVERITY: Final = {
@@ -73,7 +81,7 @@ _OTEL_HANDLER_TYPES: dict[type, bool] = {}
 
 
 class StructlogOTelLogProcessor:
-    """A structlog processor emitting each event as an OTel log record (and span event).
+    """A structlog processor emitting each event as an OTel log record (and, opt-in, span event).
 
     The record: severity from the level, body = the event, event name ``"{logger}.{event}"``,
     attributes = the event's keys (``__`` read as ``.``) over the request's identifiers, and
@@ -87,7 +95,9 @@ class StructlogOTelLogProcessor:
 
     Args:
         logger_provider: Where records go; default the global provider, looked up per event.
-        span_events: Also add each event to the current recording span.
+        span_events: Also add each event to the current recording span, for back ends that
+            store traces only (Jaeger). A compatibility option: the Span Event API is being
+            deprecated upstream (OTEP 4430); the first span event logs one line saying so.
         log_records: Emit log records (off: span events only).
         defer_to_logging_handler: Emit no record for an event that stdlib logging hands to an
             OTel ``LoggingHandler``, which exports it already.
@@ -142,9 +152,13 @@ class StructlogOTelLogProcessor:
                 severity_text=severity_text,
                 body=body,
                 attributes=attrs,
-                event_name=f"{name}.{body}" if name else body,
+                event_name=_event_name(name, body, event_dict["_record"])
+                if "_record" in event_dict  # a stdlib record, from foreign_pre_chain
+                else (f"{name}.{body}" if name else body),
             )
         if span is not None:  # the SDK bounds events per span (OTEL_SPAN_EVENT_COUNT_LIMIT)
+            if not _span_events_noted:
+                _note_span_events()
             extra = {"level": level} | ({"logger": name} if name else {})
             span.add_event(body, attrs | extra, timestamp=now)
 
@@ -299,6 +313,16 @@ def _rendered_exception(rendered: object) -> dict[str, AttributeValue]:
     return {}
 
 
+def _event_name(name: str | None, body: str, record: object) -> str:
+    """``"{logger}.{event}"``; for a stdlib record, its message template, not the text.
+
+    An event name names a kind of event: ``"Not Found: %s"``, not each path that was not found.
+    """
+    if isinstance(record, logging.LogRecord) and isinstance(record.msg, str):
+        body = record.msg
+    return f"{name}.{body}" if name else body
+
+
 def _recording_span() -> trace.Span | None:
     span = trace.get_current_span()
     return span if span.is_recording() else None  # never for sampled-out or invalid spans
@@ -342,6 +366,26 @@ def _is_otel_handler(kind: type) -> bool:
             for cls in kind.__mro__
         )
     return known
+
+
+def _note_span_events() -> None:
+    """Say once per process that span events are the compatibility path (never a warning).
+
+    Logged outside the request's context, so the note is neither a span event of the user's
+    trace nor a line carrying the request's ids.
+    """
+    global _span_events_noted  # noqa: PLW0603 - one flag per process, set before logging
+    _span_events_noted = True
+    token = otel_context_api.attach(otel_context_api.Context())
+    try:
+        _logger.info(
+            "otel_context: StructlogOTelLogProcessor(span_events=True) adds each event to its"
+            " span as a span event: the compatibility path for back ends that store traces only"
+            " (Jaeger). OpenTelemetry is deprecating the Span Event API (OTEP 4430); every event"
+            " is exported as a log record by default (see docs/export.md)"
+        )
+    finally:
+        otel_context_api.detach(token)
 
 
 def _report_failure(exc: Exception) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
@@ -14,6 +15,7 @@ from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider, sampling
 
+from otel_context import export
 from otel_context.export import StructlogOTelLogProcessor, coerce_value, event_attributes
 from otel_context.scope import RequestScope, scoped
 from tests.otlp_receiver import fresh_global_providers
@@ -339,6 +341,18 @@ class TestNeverRaises:
             sink.provider.shutdown()
 
 
+class CurrentSpanFilter(logging.Filter):
+    """Notes, for each record, whether a valid span was current when it was logged."""
+
+    def __init__(self, seen: list[bool]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.seen.append(trace.get_current_span().get_span_context().is_valid)
+        return True
+
+
 class TestSpanEvents:
     def test_event_on_the_current_span(self, sink: LogSink, tracer: trace.Tracer) -> None:
         """span_events: the event lands on the current span with level, logger and ids."""
@@ -392,6 +406,55 @@ class TestSpanEvents:
         assert len(span.events) == 128  # type: ignore[attr-defined]
         assert span.dropped_events == 72  # type: ignore[attr-defined]
         assert span.events[-1].name == "e199"  # type: ignore[attr-defined]
+
+    def test_the_first_span_event_says_it_is_the_compatibility_path(
+        self,
+        sink: LogSink,
+        tracer: trace.Tracer,
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """span_events=True keeps working: one INFO line per process names the deprecation
+        upstream (OTEP 4430), logged outside the request's span, no warning of any kind, and
+        every event is still a record."""
+        monkeypatch.setattr(export, "_span_events_noted", False)
+        processor = StructlogOTelLogProcessor(sink.provider, span_events=True)
+        spans_at_the_note: list[bool] = []
+        note_logger = logging.getLogger(export.__name__)
+        note_filter = CurrentSpanFilter(spans_at_the_note)
+        note_logger.addFilter(note_filter)
+        try:
+            with caplog.at_level(logging.INFO, logger=export.__name__), warnings.catch_warnings():
+                warnings.simplefilter("error")
+                with tracer.start_as_current_span("req") as span:
+                    processor(None, "info", {"event": "one"})
+                    processor(None, "info", {"event": "two"})
+        finally:
+            note_logger.removeFilter(note_filter)
+        lines = [record for record in caplog.records if record.name == export.__name__]
+        assert [(line.levelno, "OTEP 4430" in line.getMessage()) for line in lines] == [
+            (logging.INFO, True)
+        ]
+        assert spans_at_the_note == [False]  # not a line of the request, not a span event
+        assert [e.name for e in span.events] == ["one", "two"]  # type: ignore[attr-defined]
+        assert [record.log_record.body for record in sink.records] == ["one", "two"]
+
+    def test_no_line_without_span_events(
+        self,
+        sink: LogSink,
+        tracer: trace.Tracer,
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The default, log records only, says nothing."""
+        monkeypatch.setattr(export, "_span_events_noted", False)
+        with (
+            caplog.at_level(logging.INFO, logger=export.__name__),
+            tracer.start_as_current_span("r"),
+        ):
+            emit(sink, {"event": "hi"})
+        assert [record for record in caplog.records if record.name == export.__name__] == []
+        assert len(sink.records) == 1
 
 
 @pytest.fixture
@@ -499,6 +562,24 @@ class TestDoubleExport:
         )
         formatter.format(record)
         assert sink.records == []
+
+    def test_a_foreign_record_is_named_by_its_template(self, sink: LogSink) -> None:
+        """A stdlib record exported from foreign_pre_chain: body = the message, event name = the
+        logger and the template, so one call site is one event name."""
+        formatter = structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                StructlogOTelLogProcessor(sink.provider),
+            ],
+            processor=structlog.processors.KeyValueRenderer(),
+        )
+        for path in ("/a/1/", "/b/2/"):
+            record = logging.getLogger("django.request").makeRecord(
+                "django.request", logging.WARNING, "f", 1, "Not Found: %s", (path,), None
+            )
+            formatter.format(record)
+        assert [r.log_record.body for r in sink.records] == ["Not Found: /a/1/", "Not Found: /b/2/"]
+        assert {r.log_record.event_name for r in sink.records} == {"django.request.Not Found: %s"}
 
     def test_sdk_handler_is_detected_too(
         self, sink: LogSink, stdlib_structlog: logging.Logger
