@@ -164,13 +164,7 @@ def start_gunicorn(  # noqa: PLR0913 - keyword-only server options
         "EXAMPLE_THREADS": str(threads),
         **(env or {}),
     }
-    service = start_server(command, files, server_env)
-    try:
-        wait_until_ready(service, ready_timeout)
-    except BaseException:
-        service.stop()
-        raise
-    return service
+    return start_ready_server(command, files, server_env, ready_timeout=ready_timeout)
 
 
 def start_uvicorn(
@@ -199,6 +193,17 @@ def start_uvicorn(
         "--timeout-graceful-shutdown",
         str(graceful_timeout),
     ]
+    return start_ready_server(command, files, env, ready_timeout=ready_timeout)
+
+
+def start_ready_server(
+    command: list[str],
+    files: ServiceFiles,
+    env: dict[str, str] | None = None,
+    *,
+    ready_timeout: float = 30.0,
+) -> Service:
+    """:func:`start_server`, then wait until ``/healthz`` answers; stop it if it never does."""
     service = start_server(command, files, env)
     try:
         wait_until_ready(service, ready_timeout)

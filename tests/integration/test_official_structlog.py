@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from example.app import demo_data
-from example.runner import start_server, wait_until_ready
+from example.runner import start_ready_server
 from tests._packages import require
 from tests._servers import read_json_lines, user_ids
 from tests.otlp_receiver import http_receiver
@@ -59,13 +59,7 @@ def _start(files: ServiceFiles, settings_module: str, endpoint: str) -> Service:
         "OTEL_BLRP_SCHEDULE_DELAY": "100",
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
-    service = start_server(command, files, env)
-    try:
-        wait_until_ready(service, 30)
-    except BaseException:
-        service.stop()
-        raise
-    return service
+    return start_ready_server(command, files, env, ready_timeout=30)
 
 
 @pytest.mark.parametrize(

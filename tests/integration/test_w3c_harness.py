@@ -24,7 +24,7 @@ import pytest
 from opentelemetry.trace import TraceFlags
 
 from example.ports import AddressInUseError, reserved_ports, says_address_in_use, start_retrying
-from example.runner import REPO_DIR, start_gunicorn, start_server, wait_until_ready
+from example.runner import REPO_DIR, start_gunicorn, start_ready_server
 from tests._packages import skip_if_omitted
 from tests._servers import ServiceFiles
 from tests._upstream import without_known_upstream_tracebacks
@@ -157,13 +157,7 @@ def _start_zero_code(files: ServiceFiles) -> Service:
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_LOGS_EXPORTER": "none",
     }
-    service = start_server(command, files, env)
-    try:
-        wait_until_ready(service, 30)
-    except BaseException:
-        service.stop()
-        raise
-    return service
+    return start_ready_server(command, files, env, ready_timeout=30)
 
 
 def _run_against(app: str, tmp_path: Path, *, control: bool) -> HarnessRun:

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from example.app import demo_data
-from example.runner import ServiceFiles, start_server, wait_until_ready
+from example.runner import ServiceFiles, start_ready_server, start_server
 from tests._servers import read_json_lines, user_ids
 from tests._upstream import without_known_upstream_tracebacks
 from tests.integration._startproject import log_lines, make_project, serving
@@ -68,13 +68,7 @@ def _start(files: ServiceFiles, settings_module: str, server: str) -> object:
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "OTEL_CONTEXT_CORRELATION_ID_RESPONSE_HEADER": "X-Correlation-Echo",
     }
-    service = start_server(command, files, env)
-    try:
-        wait_until_ready(service, 30)
-    except BaseException:
-        service.stop()
-        raise
-    return service
+    return start_ready_server(command, files, env, ready_timeout=30)
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
