@@ -378,7 +378,7 @@ def _note_span_events() -> None:
     _span_events_noted = True
     token = otel_context_api.attach(otel_context_api.Context())
     try:
-        _logger.info(
+        _logger.debug(
             "otel_context: StructlogOTelLogProcessor(span_events=True) adds each event to its"
             " span as a span event: the compatibility path for back ends that store traces only"
             " (Jaeger). OpenTelemetry is deprecating the Span Event API (OTEP 4430); every event"

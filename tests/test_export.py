@@ -414,7 +414,7 @@ class TestSpanEvents:
         caplog: pytest.LogCaptureFixture,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        """span_events=True keeps working: one INFO line per process names the deprecation
+        """span_events=True keeps working: one DEBUG line per process names the deprecation
         upstream (OTEP 4430), logged outside the request's span, no warning of any kind, and
         every event is still a record."""
         monkeypatch.setattr(export, "_span_events_noted", False)
@@ -424,7 +424,7 @@ class TestSpanEvents:
         note_filter = CurrentSpanFilter(spans_at_the_note)
         note_logger.addFilter(note_filter)
         try:
-            with caplog.at_level(logging.INFO, logger=export.__name__), warnings.catch_warnings():
+            with caplog.at_level(logging.DEBUG, logger=export.__name__), warnings.catch_warnings():
                 warnings.simplefilter("error")
                 with tracer.start_as_current_span("req") as span:
                     processor(None, "info", {"event": "one"})
@@ -433,7 +433,7 @@ class TestSpanEvents:
             note_logger.removeFilter(note_filter)
         lines = [record for record in caplog.records if record.name == export.__name__]
         assert [(line.levelno, "OTEP 4430" in line.getMessage()) for line in lines] == [
-            (logging.INFO, True)
+            (logging.DEBUG, True)
         ]
         assert spans_at_the_note == [False]  # not a line of the request, not a span event
         assert [e.name for e in span.events] == ["one", "two"]  # type: ignore[attr-defined]
@@ -449,7 +449,7 @@ class TestSpanEvents:
         """The default, log records only, says nothing."""
         monkeypatch.setattr(export, "_span_events_noted", False)
         with (
-            caplog.at_level(logging.INFO, logger=export.__name__),
+            caplog.at_level(logging.DEBUG, logger=export.__name__),
             tracer.start_as_current_span("r"),
         ):
             emit(sink, {"event": "hi"})
