@@ -28,8 +28,10 @@ from otel_context._parsers import (
     as_callable,
     as_header_names,
     as_int,
+    as_level,
     as_networks,
     as_optional_str,
+    as_ratio,
     as_resolvers,
     as_strings,
 )
@@ -219,6 +221,19 @@ OPTIONS: Final[tuple[Option, ...]] = (
         as_bool,
         "Send the identifiers as baggage on outgoing calls (subject to the outbound policy).",
     ),
+    Option(
+        "UNSAMPLED_LOG_RATIO",
+        1.0,
+        as_ratio,
+        "Share of sampled-out traces whose lines below UNSAMPLED_LOG_LEVEL are kept, chosen by"
+        " trace id (0: drop them all); 1: keep every line (off). See Log sampling.",
+    ),
+    Option(
+        "UNSAMPLED_LOG_LEVEL",
+        "WARNING",
+        as_level,
+        "Lines at this level or above are always kept by the log sampling (name or number).",
+    ),
 )
 _BY_NAME: Final = {option.name: option for option in OPTIONS}
 
@@ -248,6 +263,8 @@ class Config:
     set_up_providers: bool
     span_attributes: bool
     propagate_identifiers: bool
+    unsampled_log_ratio: float
+    unsampled_log_level: int
     server_owned: frozenset[str] = field(default=attributes.SERVER_OWNED)
 
 
