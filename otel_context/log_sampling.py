@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from otel_context import conf
 from otel_context.processors import _SPAN_KEY, _current_context
+from otel_context.scope import SCOPE_KEY
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
@@ -43,6 +44,8 @@ _MASK: Final = (1 << _RANDOM_BITS) - 1
 #: low 64 bits with a bound: used as is, a log ratio below the trace ratio would keep nothing).
 _MIX: Final = 0x9E3779B97F4A7D
 _ALWAYS: Final = 1 << _RANDOM_BITS
+#: On an event left to the :class:`~otel_context.flight_recorder.FlightRecorder` to hold.
+HOLD_MARK: Final = "_otel_context_hold"
 #: structlog method names -> levels (``exception`` logs at ERROR); others are kept.
 METHOD_LEVELS: Final = {
     "debug": logging.DEBUG,
@@ -89,6 +92,19 @@ def _policy(level: int | None, ratio: float | None) -> tuple[int, float]:
     return level, ratio
 
 
+def _held(event_dict: MutableMapping[str, Any]) -> bool:
+    """Whether the request holds its lines (``HOLD_LINES``): the recorder decides, not us.
+
+    A request that already turned out to matter (an error line) writes its lines as they come.
+    """
+    held = getattr(_current_context().get(SCOPE_KEY), "held", None)
+    if held is None:
+        return False
+    if not held.due:
+        event_dict[HOLD_MARK] = True
+    return True
+
+
 class LogSamplingProcessor:
     """A structlog processor dropping the lines of sampled-out traces below a level.
 
@@ -118,7 +134,7 @@ class LogSamplingProcessor:
         try:
             level, ratio = _policy(self.level, self.ratio)
             levelno = METHOD_LEVELS.get(method_name, logging.CRITICAL)
-            if line_kept(levelno, level, ratio) or "_record" in event_dict:
+            if line_kept(levelno, level, ratio) or "_record" in event_dict or _held(event_dict):
                 return event_dict
         except Exception:  # keep the line; a broken policy must not lose logs
             return event_dict

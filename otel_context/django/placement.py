@@ -229,16 +229,19 @@ def _structlog_adds_ids() -> bool:
 SAMPLING_HINT: Final = (
     "Put LogSamplingProcessor() first in structlog's processors (before StructlogOTelProcessor"
     " and StructlogOTelLogProcessor), and LogSamplingFilter() on the handlers of stdlib records;"
-    " see docs/sampling.md."
+    " with HOLD_LINES, wrap the renderer: FlightRecorder(JSONRenderer()). See docs/sampling.md."
 )
 
 
-def sampling_problems(ratio: float, processors: list[object]) -> list[str]:
+def sampling_problems(
+    ratio: float, processors: list[object], *, hold_lines: bool = False
+) -> list[str]:
     """Log sampling that cannot work as configured: misplaced, or configured but not installed.
 
     Args:
         ratio: ``UNSAMPLED_LOG_RATIO`` (below 1 the feature is on).
         processors: structlog's processors (empty when structlog is not configured).
+        hold_lines: ``HOLD_LINES``.
     """
     from otel_context.export import StructlogOTelLogProcessor  # noqa: PLC0415
     from otel_context.log_sampling import LogSamplingFilter, LogSamplingProcessor  # noqa: PLC0415
@@ -262,7 +265,27 @@ def sampling_problems(ratio: float, processors: list[object]) -> list[str]:
             f"UNSAMPLED_LOG_RATIO is {ratio}, but no LogSamplingProcessor is in structlog's "
             "processors and no handler has LogSamplingFilter: every line is still written."
         )
-    return problems
+    return problems + _hold_problems(ratio, processors, hold_lines=hold_lines)
+
+
+def _hold_problems(ratio: float, processors: list[object], *, hold_lines: bool) -> list[str]:
+    from otel_context.flight_recorder import FlightRecorder  # noqa: PLC0415
+
+    if not hold_lines:
+        return []
+    if ratio >= 1.0:
+        problem = (
+            "HOLD_LINES is on but UNSAMPLED_LOG_RATIO is 1: no line is ever dropped, so none "
+            "is held (set the ratio, e.g. 0 or 0.05)."
+        )
+        return [problem]
+    if not any(isinstance(p, FlightRecorder) for p in processors):
+        problem = (
+            "HOLD_LINES is on but structlog's renderer is not wrapped in FlightRecorder: the "
+            "lines a request would hold are written at once instead."
+        )
+        return [problem]
+    return []
 
 
 @checks.register(checks.Tags.compatibility)
@@ -270,11 +293,12 @@ def check_log_sampling(app_configs: Any = None, **kwargs: Any) -> Messages:
     """Log sampling is in place where it is configured, and placed to drop before export."""
     import structlog  # noqa: PLC0415
 
-    ratio = 1.0
+    ratio, hold_lines = 1.0, False
     with contextlib.suppress(ConfigurationError):  # E002 reports it
-        ratio = build_config().unsampled_log_ratio
+        config = build_config()
+        ratio, hold_lines = config.unsampled_log_ratio, config.hold_lines
     processors = list(structlog.get_config()["processors"]) if structlog.is_configured() else []
     return [
         checks.Warning(problem, hint=SAMPLING_HINT, id="otel_context.W010")
-        for problem in sampling_problems(ratio, processors)
+        for problem in sampling_problems(ratio, processors, hold_lines=hold_lines)
     ]

@@ -11,6 +11,7 @@ import structlog
 from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
 
 from otel_context import (
+    FlightRecorder,
     LogSamplingFilter,
     LogSamplingProcessor,
     OTelContextFilter,
@@ -186,3 +187,19 @@ class TestLogSampling:
         assert [m.id for m in placement.check_log_sampling()] == ["otel_context.W010"]
         settings.OTEL_CONTEXT = {}
         assert placement.check_log_sampling() == []
+
+    def test_holding_without_a_ratio(self, only: Any) -> None:
+        """HOLD_LINES with UNSAMPLED_LOG_RATIO 1: nothing would ever be held."""
+        only()
+        chain: list[object] = [LogSamplingProcessor(), FlightRecorder(str)]
+        (problem,) = placement.sampling_problems(1.0, chain, hold_lines=True)
+        assert "UNSAMPLED_LOG_RATIO is 1" in problem
+
+    def test_holding_without_the_recorder(self, only: Any) -> None:
+        """HOLD_LINES without FlightRecorder around the renderer: nothing is held."""
+        only()
+        chain: list[object] = [LogSamplingProcessor(), structlog.processors.JSONRenderer()]
+        (problem,) = placement.sampling_problems(0.0, chain, hold_lines=True)
+        assert "FlightRecorder" in problem
+        chain[-1] = FlightRecorder(structlog.processors.JSONRenderer())
+        assert placement.sampling_problems(0.0, chain, hold_lines=True) == []
