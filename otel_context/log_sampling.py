@@ -105,6 +105,13 @@ def _held(event_dict: MutableMapping[str, Any]) -> bool:
     return True
 
 
+def _write_held() -> None:
+    """An error record: the request matters, its held lines (``HOLD_LINES``) go out first."""
+    held = getattr(_current_context().get(SCOPE_KEY), "held", None)
+    if held is not None and not held.due:
+        held.write("error")
+
+
 class LogSamplingProcessor:
     """A structlog processor dropping the lines of sampled-out traces below a level.
 
@@ -169,6 +176,8 @@ class LogSamplingFilter(logging.Filter):
         if not super().filter(record):
             return True  # outside the *name* subtree: not this filter's to sample
         try:
+            if record.levelno >= logging.ERROR:
+                _write_held()  # before this record, as the FlightRecorder does for events
             level, ratio = _policy(self.level, self.ratio)
             return line_kept(record.levelno, level, ratio)
         except Exception:

@@ -17,6 +17,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otel_context import (
     FlightRecorder,
+    LogSamplingFilter,
     LogSamplingProcessor,
     StructlogOTelLogProcessor,
     StructlogOTelProcessor,
@@ -234,3 +235,11 @@ class TestElsewhere:
         assert flight_recorder.held_lines(sampled, config) is None
         off = conf.configure(hold_lines=True)
         assert flight_recorder.held_lines(trace.INVALID_SPAN, off) is None
+
+    def test_a_stdlib_error_record_writes_them_first(self, out: Lines, request_scope: Any) -> None:
+        """LogSamplingFilter on a handler: an ERROR record (Django's 500) flushes held lines."""
+        logger_for(out).info("a")
+        record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "x", None, None)
+        assert LogSamplingFilter().filter(record)
+        assert out.events() == ["a"]
+        assert request_scope.held.due == "error"
