@@ -31,7 +31,7 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from otel_context.log_sampling import HOLD_MARK, METHOD_LEVELS, trace_keeps
+from otel_context.log_sampling import HOLD_MARK, METHOD_LEVELS, WRITING_HELD, trace_keeps
 from otel_context.processors import _current_context
 from otel_context.scope import SCOPE_KEY
 
@@ -87,13 +87,17 @@ class HeldLines:
     def write(self, why: str) -> None:
         """Write every held line, oldest first, and from now on hold nothing."""
         self.due = self.due or why
-        while self.lines:
-            write, line = self.lines.popleft()
-            self._forget(line)
-            try:
-                write(line)
-            except Exception:  # a broken stream must not break the request
-                _logger.debug("otel_context: writing a held line failed", exc_info=True)
+        WRITING_HELD.active = True  # a LogSamplingFilter downstream lets these through
+        try:
+            while self.lines:
+                write, line = self.lines.popleft()
+                self._forget(line)
+                try:
+                    write(line)
+                except Exception:  # a broken stream must not break the request
+                    _logger.debug("otel_context: writing a held line failed", exc_info=True)
+        finally:
+            WRITING_HELD.active = False
         if self.dropped:
             _logger.warning(
                 "otel_context: %d held log lines of this request were dropped (HOLD_MAX_*)",
@@ -169,9 +173,11 @@ atexit.register(flush_at_exit)
 class FlightRecorder:
     """Wraps the renderer (the last processor): holds the lines the request may not need.
 
-    ``structlog.configure(processors=[..., FlightRecorder(JSONRenderer())])``. A renderer that
-    returns something other than ``str`` / ``bytes`` (``ProcessorFormatter.wrap_for_formatter``)
-    is passed through: only rendered lines are held.
+    ``structlog.configure(processors=[..., FlightRecorder(JSONRenderer())])``. Only rendered
+    lines (``str`` / ``bytes``) are held: with a processor that returns something else
+    (``ProcessorFormatter.wrap_for_formatter``) a line to hold is dropped, as without the
+    recorder. A held line written through a stdlib ``logging.Logger`` passes
+    :class:`~otel_context.LogSamplingFilter`.
 
     Args:
         renderer: The processor that renders the event.
@@ -195,9 +201,9 @@ class FlightRecorder:
         event_dict[HELD] = True
         line = self.renderer(logger, method_name, event_dict)
         write = getattr(logger, method_name, None)
-        if not isinstance(line, str | bytes) or write is None:
-            return line
-        held.hold(write, line)
+        if isinstance(line, str | bytes) and write is not None:
+            held.hold(write, line)
+        # else: nothing to hold (not a rendered line): dropped, as without the recorder
         import structlog  # noqa: PLC0415
 
         raise structlog.DropEvent

@@ -23,6 +23,7 @@ exported nowhere. Neither reads anything when the feature is off beyond one comp
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING, Any, Final
 
 from otel_context import conf
@@ -44,6 +45,8 @@ _MASK: Final = (1 << _RANDOM_BITS) - 1
 #: low 64 bits with a bound: used as is, a log ratio below the trace ratio would keep nothing).
 _MIX: Final = 0x9E3779B97F4A7D
 _ALWAYS: Final = 1 << _RANDOM_BITS
+#: ``active`` while the flight recorder writes held lines (the filter must not drop them).
+WRITING_HELD: Final = threading.local()
 #: On an event left to the :class:`~otel_context.flight_recorder.FlightRecorder` to hold.
 HOLD_MARK: Final = "_otel_context_hold"
 #: structlog method names -> levels (``exception`` logs at ERROR); others are kept.
@@ -139,7 +142,12 @@ class LogSamplingProcessor:
     ) -> MutableMapping[str, Any]:
         """Return *event_dict*, or raise ``structlog.DropEvent`` to drop the line."""
         try:
-            level, ratio = _policy(self.level, self.ratio)
+            # The common cases first, inline: off (ratio 1), and a line at or above the level.
+            config = conf._cached or conf.get_config()  # noqa: SLF001 - the per-event fast path
+            ratio = config.unsampled_log_ratio if self.ratio is None else self.ratio
+            if ratio >= 1.0:
+                return event_dict
+            level = config.unsampled_log_level if self.level is None else self.level
             levelno = METHOD_LEVELS.get(method_name, logging.CRITICAL)
             if line_kept(levelno, level, ratio) or "_record" in event_dict or _held(event_dict):
                 return event_dict
@@ -179,6 +187,6 @@ class LogSamplingFilter(logging.Filter):
             if record.levelno >= logging.ERROR:
                 _write_held()  # before this record, as the FlightRecorder does for events
             level, ratio = _policy(self.level, self.ratio)
-            return line_kept(record.levelno, level, ratio)
+            return line_kept(record.levelno, level, ratio) or getattr(WRITING_HELD, "active", False)
         except Exception:
             return True

@@ -243,3 +243,36 @@ class TestElsewhere:
         assert LogSamplingFilter().filter(record)
         assert out.events() == ["a"]
         assert request_scope.held.due == "error"
+
+    def test_held_lines_through_a_stdlib_logger_pass_the_filter(self, request_scope: Any) -> None:
+        """structlog on a stdlib Logger whose handler has LogSamplingFilter: written when due."""
+        seen: list[str] = []
+        handler = logging.Handler()
+        handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+        handler.addFilter(LogSamplingFilter())
+        stdlib = logging.getLogger("tests.flight_recorder.stdlib")
+        stdlib.addHandler(handler)
+        stdlib.setLevel(logging.DEBUG)
+        stdlib.propagate = False
+        try:
+            log = structlog.wrap_logger(
+                stdlib,
+                processors=[LogSamplingProcessor(), FlightRecorder(lambda _l, _m, e: e["event"])],
+            )
+            log.info("a")
+            stdlib.info("direct")  # a stdlib record of the same request: dropped at once
+            assert seen == []
+            end(request_scope, 500)
+        finally:
+            stdlib.removeHandler(handler)
+        assert seen == ["a"]
+
+    def test_a_processor_formatter_chain_drops_what_it_cannot_hold(
+        self, request_scope: Any
+    ) -> None:
+        """wrap_for_formatter returns no string: the line is dropped, as without the recorder."""
+        event = {"event": "a", "_otel_context_hold": True}
+        recorder = FlightRecorder(structlog.stdlib.ProcessorFormatter.wrap_for_formatter)
+        with pytest.raises(structlog.DropEvent):
+            recorder(logging.getLogger("x"), "info", event)
+        assert not request_scope.held.lines

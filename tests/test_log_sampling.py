@@ -173,7 +173,7 @@ class TestStructlog:
             msg = "OTEL_CONTEXT_UNSAMPLED_LOG_RATIO: bad"
             raise conf.ConfigurationError(msg)
 
-        monkeypatch.setattr(log_sampling, "conf", SimpleNamespace(get_config=broken))
+        monkeypatch.setattr(log_sampling, "conf", SimpleNamespace(_cached=None, get_config=broken))
         token = in_trace(DROPPED_AT_HALF, sampled=False)
         try:
             event = {"event": "x"}
