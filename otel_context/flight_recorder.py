@@ -31,7 +31,13 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from otel_context.log_sampling import HOLD_MARK, METHOD_LEVELS, WRITING_HELD, trace_keeps
+from otel_context.log_sampling import (
+    HOLD_MARK,
+    METHOD_LEVELS,
+    RECORDERS,
+    WRITING_HELD,
+    trace_keeps,
+)
 from otel_context.processors import _current_context
 from otel_context.scope import SCOPE_KEY
 
@@ -189,6 +195,7 @@ class FlightRecorder:
 
     def __init__(self, renderer: Callable[[Any, str, MutableMapping[str, Any]], Any]) -> None:
         self.renderer = renderer
+        RECORDERS[0] += 1
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
         """Render *event_dict*; return the line, or hold it and drop the event."""

@@ -47,6 +47,8 @@ _MIX: Final = 0x9E3779B97F4A7D
 _ALWAYS: Final = 1 << _RANDOM_BITS
 #: ``active`` while the flight recorder writes held lines (the filter must not drop them).
 WRITING_HELD: Final = threading.local()
+#: How many FlightRecorders exist: none, and nothing is left to one (it would be written as is).
+RECORDERS: Final = [0]
 #: On an event left to the :class:`~otel_context.flight_recorder.FlightRecorder` to hold.
 HOLD_MARK: Final = "_otel_context_hold"
 #: structlog method names -> levels (``exception`` logs at ERROR); others are kept.
@@ -101,7 +103,7 @@ def _held(event_dict: MutableMapping[str, Any]) -> bool:
     A request that already turned out to matter (an error line) writes its lines as they come.
     """
     held = getattr(_current_context().get(SCOPE_KEY), "held", None)
-    if held is None:
+    if held is None or not RECORDERS[0]:
         return False
     if not held.due:
         event_dict[HOLD_MARK] = True

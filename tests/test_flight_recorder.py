@@ -23,6 +23,7 @@ from otel_context import (
     StructlogOTelProcessor,
     conf,
     flight_recorder,
+    log_sampling,
 )
 from otel_context.scope import RequestScope, attach_scope
 
@@ -276,3 +277,14 @@ class TestElsewhere:
         with pytest.raises(structlog.DropEvent):
             recorder(logging.getLogger("x"), "info", event)
         assert not request_scope.held.lines
+
+    @pytest.mark.usefixtures("request_scope")
+    def test_without_any_recorder_nothing_is_left_to_one(self) -> None:
+        """HOLD_LINES but no FlightRecorder (W010): the line is dropped, not written marked."""
+        count = log_sampling.RECORDERS[0]
+        log_sampling.RECORDERS[0] = 0
+        try:
+            with pytest.raises(structlog.DropEvent):
+                LogSamplingProcessor()(None, "info", {"event": "a"})
+        finally:
+            log_sampling.RECORDERS[0] = count
