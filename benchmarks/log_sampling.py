@@ -8,7 +8,11 @@ add_log_level, StructlogOTelProcessor, TimeStamper(iso), JSONRenderer]`` to ``/d
 - ``off``: ``LogSamplingProcessor()`` first, ``UNSAMPLED_LOG_RATIO`` unset (1: off);
 - ``on_sampled``: ratio 0.1, the trace sampled: the info line is written;
 - ``on_warning``: ratio 0.1, sampled out, a warning: written;
-- ``on_dropped``: ratio 0.1, sampled out, an info line of a trace not kept: dropped.
+- ``on_dropped``: ratio 0.1, sampled out, an info line of a trace not kept: dropped;
+- ``on_held``: as ``on_dropped`` with ``HOLD_LINES`` and ``FlightRecorder(JSONRenderer())``: the
+  line is rendered and held (beyond 1,000 held lines the oldest is dropped, as it would be).
+
+``python -m benchmarks.log_sampling [VARIANT…]`` measures only those (and ``today``).
 
 Instructions (a run with N events minus a run with none, divided by N) are unmoved by other
 load on the machine, unlike time.
@@ -22,7 +26,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-VARIANTS = ("today", "off", "on_sampled", "on_warning", "on_dropped")
+VARIANTS = ("today", "off", "on_sampled", "on_warning", "on_dropped", "on_held")
 EVENTS = 20_000
 _COLLECTED = re.compile(r"Collected : (\d+)")
 #: Not kept at 0.1 (see tests/test_log_sampling.py for the function).
@@ -34,10 +38,17 @@ def _worker(variant: str, number: int) -> None:
     import structlog  # noqa: PLC0415
     from opentelemetry import context, trace  # noqa: PLC0415
 
-    from otel_context import LogSamplingProcessor, StructlogOTelProcessor, conf  # noqa: PLC0415
+    from otel_context import (  # noqa: PLC0415
+        FlightRecorder,
+        LogSamplingProcessor,
+        StructlogOTelProcessor,
+        conf,
+        flight_recorder,
+    )
     from otel_context.scope import RequestScope, scoped  # noqa: PLC0415
 
-    conf.configure(**({} if variant in {"today", "off"} else {"unsampled_log_ratio": 0.1}))
+    options = {} if variant in {"today", "off"} else {"unsampled_log_ratio": 0.1}
+    config = conf.configure(**options, hold_lines=variant == "on_held")
     chain: list[object] = [] if variant == "today" else [LogSamplingProcessor()]
     chain += [
         structlog.contextvars.merge_contextvars,
@@ -46,6 +57,8 @@ def _worker(variant: str, number: int) -> None:
         structlog.processors.TimeStamper(fmt="iso"),
         structlog.processors.JSONRenderer(),
     ]
+    if variant == "on_held":
+        chain[-1] = FlightRecorder(structlog.processors.JSONRenderer())
     devnull = open(os.devnull, "w")  # noqa: SIM115, PTH123 - for the process's life
     logger = structlog.wrap_logger(structlog.WriteLogger(devnull), processors=chain)
     flags = trace.TraceFlags(1 if variant in {"today", "off", "on_sampled"} else 0)
@@ -55,7 +68,9 @@ def _worker(variant: str, number: int) -> None:
     log = logger.warning if variant == "on_warning" else logger.info
     context.attach(trace.set_span_in_context(span))
     ids = {"correlation.id": "c-1", "user.id": "42", "organisation.id": "7"}
-    with scoped(RequestScope(span), **ids):
+    scope = RequestScope(span)
+    scope.held = flight_recorder.held_lines(span, config)
+    with scoped(scope, **ids):
         for _ in range(2000):
             log("order.created", order=17)
         for _ in range(number):
@@ -75,10 +90,11 @@ def _instructions(variant: str, number: int) -> int:
 
 def main() -> None:
     """Print instructions per event of each variant, and its ratio to ``today``."""
-    runs = [(variant, n) for variant in VARIANTS for n in (0, EVENTS)]
+    variants = ["today", *(sys.argv[1:] or VARIANTS[1:])]
+    runs = [(variant, n) for variant in variants for n in (0, EVENTS)]
     with ThreadPoolExecutor(2) as pool:
         counts = dict(zip(runs, pool.map(lambda run: _instructions(*run), runs), strict=True))
-    per_event = {v: (counts[v, EVENTS] - counts[v, 0]) / EVENTS for v in VARIANTS}
+    per_event = {v: (counts[v, EVENTS] - counts[v, 0]) / EVENTS for v in variants}
     for variant, value in per_event.items():
         print(f"{variant}: {value:.0f} instructions/event, {value / per_event['today']:.3f}×")
 
