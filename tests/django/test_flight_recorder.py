@@ -85,3 +85,37 @@ def test_a_streamed_body_is_decided_when_it_ends(settings: Any, lines: list[dict
     assert b"".join(response.streaming_content).count(b"chunk") == 5  # type: ignore[arg-type]
     assert [line["index"] for line in lines] == [0, 1, 2, 3, 4]
     assert all(line["log.held"] for line in lines)
+
+
+def test_the_trace_follows_the_lines(
+    lines: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With RecordSampledOut + KeepNotableTraces, the failed request's spans are kept, with why."""
+    from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+
+    from otel_context.trace_keeping import KeepNotableTraces, RecordSampledOut
+
+    provider = TracerProvider(
+        sampler=RecordSampledOut(ParentBased(ALWAYS_ON)), shutdown_on_exit=False
+    )
+    kept = InMemorySpanExporter()
+    keeper = KeepNotableTraces(kept, slow_ms=0)
+    provider.add_span_processor(keeper)
+    monkeypatch.setattr(_DjangoMiddleware, "_tracer", provider.get_tracer("django"))
+    try:
+        Client().get("/plain/", headers=SAMPLED_OUT)
+        Client(raise_request_exception=False).get("/raises/", headers=SAMPLED_OUT)
+        assert keeper.force_flush(5000)
+    finally:
+        provider.shutdown()
+    (server,) = kept.get_finished_spans()
+    assert server.attributes is not None
+    status = server.attributes.get(
+        "http.response.status_code", server.attributes.get("http.status_code")
+    )
+    assert status == 500
+    assert server.attributes["log.held.written"] == "error"
+    assert [line["event"] for line in lines] == ["view.before_raise"]
