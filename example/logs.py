@@ -15,7 +15,13 @@ import structlog
 
 from example.linefiles import open_line_file
 from example.tracing import DEFAULT_SERVICE_NAME, otlp_endpoint
-from otel_context import StructlogOTelLogProcessor, StructlogOTelProcessor
+from otel_context import (
+    FlightRecorder,
+    LogSamplingFilter,
+    LogSamplingProcessor,
+    StructlogOTelLogProcessor,
+    StructlogOTelProcessor,
+)
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor
@@ -56,13 +62,26 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+def log_sampling() -> bool:
+    """Whether log sampling is set up (docs/sampling.md): when its ratio is in the environment.
+
+    Otherwise the chain is today's, so the example's benchmarks measure what they always did.
+    """
+    return bool(os.environ.get("OTEL_CONTEXT_UNSAMPLED_LOG_RATIO", "").strip())
+
+
 def configure_structlog(log_file: str | None) -> None:
     """Render structlog events as JSON lines appended to *log_file* (``None``: stdout)."""
+    renderer: Processor = structlog.processors.JSONRenderer()
+    sampling: list[Processor] = []
+    if log_sampling():
+        sampling, renderer = [LogSamplingProcessor()], FlightRecorder(renderer)
     structlog.configure(
         processors=[
+            *sampling,
             structlog.contextvars.merge_contextvars,
             *_shared_processors(),
-            structlog.processors.JSONRenderer(),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         logger_factory=structlog.WriteLoggerFactory(file=open_line_file(log_file)),  # type: ignore[arg-type]
@@ -87,11 +106,13 @@ def logging_config(log_file: str | None) -> dict[str, Any]:
                 "foreign_pre_chain": pre_chain,
             },
         },
+        "filters": {"sampling": {"()": LogSamplingFilter}},
         "handlers": {
             "json": {
                 "()": logging.StreamHandler,
                 "stream": open_line_file(log_file),
                 "formatter": "json",
+                "filters": ["sampling"] if log_sampling() else [],
             },
         },
         "root": {"handlers": ["json"], "level": "INFO"},

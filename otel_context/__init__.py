@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from otel_context import _private  # noqa: F401 - first: the private names the rest imports
 from otel_context.conf import ConfigurationError
 from otel_context.export import StructlogOTelLogProcessor
+from otel_context.flight_recorder import FlightRecorder
+from otel_context.log_sampling import LogSamplingFilter, LogSamplingProcessor
 from otel_context.processors import StructlogOTelProcessor
 from otel_context.propagation import IdentifierPropagator
 from otel_context.providers import configure_providers, shutdown_providers
@@ -27,7 +29,10 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ConfigurationError",
     "ContextExecutor",
+    "FlightRecorder",
     "IdentifierPropagator",
+    "LogSamplingFilter",
+    "LogSamplingProcessor",
     "OTelContextFilter",
     "OTelContextFormatter",
     "RecordClientSpans",

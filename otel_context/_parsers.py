@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from importlib import import_module
 from typing import Any
@@ -185,3 +186,30 @@ def as_header_names(value: object, option: str) -> tuple[str, ...]:
         msg = f"{option}: needs at least one header name"
         raise ConfigurationError(msg)
     return names
+
+
+def as_ratio(value: object, option: str) -> float:
+    """A fraction in [0, 1], from a number or its text (``"0.05"``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        msg = f"{option}: expected a ratio in [0, 1], got {value!r}"
+        raise ConfigurationError(msg)
+    try:
+        ratio = float(value)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:  # also NaN
+        msg = f"{option}: expected a ratio in [0, 1], got {value!r}"
+        raise ConfigurationError(msg)
+    return ratio
+
+
+def as_level(value: object, option: str) -> int:
+    """A logging level: a number, or a standard name in any case (``"warning"``)."""
+    if isinstance(value, str) and not value.strip().isdigit():
+        level = logging.getLevelNamesMapping().get(value.strip().upper())
+        if level is None:
+            names = ", ".join(sorted(logging.getLevelNamesMapping()))
+            msg = f"{option}: expected a logging level ({names}) or a number, got {value!r}"
+            raise ConfigurationError(msg)
+        return level
+    return as_int(value, option)

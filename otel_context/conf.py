@@ -28,8 +28,10 @@ from otel_context._parsers import (
     as_callable,
     as_header_names,
     as_int,
+    as_level,
     as_networks,
     as_optional_str,
+    as_ratio,
     as_resolvers,
     as_strings,
 )
@@ -219,6 +221,50 @@ OPTIONS: Final[tuple[Option, ...]] = (
         as_bool,
         "Send the identifiers as baggage on outgoing calls (subject to the outbound policy).",
     ),
+    Option(
+        "UNSAMPLED_LOG_RATIO",
+        1.0,
+        as_ratio,
+        "Share of sampled-out traces whose lines below UNSAMPLED_LOG_LEVEL are kept, chosen by"
+        " trace id (0: drop them all); 1: keep every line (off). See Log sampling.",
+    ),
+    Option(
+        "UNSAMPLED_LOG_LEVEL",
+        "WARNING",
+        as_level,
+        "Lines at this level or above are always kept by the log sampling (name or number).",
+    ),
+    Option(
+        "HOLD_LINES",
+        False,
+        as_bool,
+        "Hold the lines the log sampling would drop until the request ends; write them if it"
+        " failed, logged an error or was slow (FlightRecorder).",
+    ),
+    Option(
+        "HOLD_SLOW_MS",
+        1000,
+        as_int,
+        "A request longer than this (ms) writes its held lines; 0: duration is no trigger.",
+    ),
+    Option(
+        "HOLD_MAX_LINES",
+        1000,
+        as_int,
+        "Lines held per request at most; the oldest are dropped first, and counted.",
+    ),
+    Option(
+        "HOLD_MAX_BYTES",
+        262144,
+        as_int,
+        "Bytes of rendered lines held per request at most; the oldest are dropped first.",
+    ),
+    Option(
+        "HOLD_MAX_PROCESS_BYTES",
+        67108864,
+        as_int,
+        "Bytes held by all requests of a process at most; beyond, lines are dropped, counted.",
+    ),
 )
 _BY_NAME: Final = {option.name: option for option in OPTIONS}
 
@@ -248,6 +294,13 @@ class Config:
     set_up_providers: bool
     span_attributes: bool
     propagate_identifiers: bool
+    unsampled_log_ratio: float
+    unsampled_log_level: int
+    hold_lines: bool
+    hold_slow_ms: int
+    hold_max_lines: int
+    hold_max_bytes: int
+    hold_max_process_bytes: int
     server_owned: frozenset[str] = field(default=attributes.SERVER_OWNED)
 
 

@@ -36,6 +36,7 @@ from opentelemetry._logs import SeverityNumber, get_logger_provider
 from opentelemetry.semconv.attributes import exception_attributes
 
 from otel_context import attributes
+from otel_context.log_sampling import HOLD_MARK
 from otel_context.processors import current_fields, identifier_names
 from otel_context.scope import as_text
 
@@ -125,6 +126,8 @@ class StructlogOTelLogProcessor:
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         """Emit *event_dict* to OTel and return it unchanged."""
+        if HOLD_MARK in event_dict:  # held by the flight recorder: not exported (sampling.md)
+            return event_dict
         try:
             self._emit(logger, method_name, event_dict)
         except Exception as exc:

@@ -257,8 +257,13 @@ def _report_failure() -> None:
 
 
 def is_renderer(processor: object) -> bool:
-    """Whether *processor* is one of structlog's renderers (the end of a chain)."""
+    """Whether *processor* is one of structlog's renderers (the end of a chain), or wraps one."""
     import structlog  # noqa: PLC0415 - only checks and test helpers ask
+
+    from otel_context.flight_recorder import FlightRecorder  # noqa: PLC0415
+
+    if isinstance(processor, FlightRecorder):
+        return True
 
     renderers = (
         structlog.processors.JSONRenderer,

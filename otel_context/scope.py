@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from contextvars import Token
 
+    from otel_context.flight_recorder import HeldLines
+
 SCOPE_KEY: Final = otel_context.create_key("otel_context.scope")
 #: Longest identifier value kept; longer ones are cut (ids are short; this bounds memory).
 MAX_VALUE_LENGTH: Final = 256
@@ -100,6 +102,7 @@ class RequestScope:
         "_lock",
         "_ranks",
         "closed",
+        "held",
         "keys",
         "refresh",
         "span",
@@ -129,6 +132,8 @@ class RequestScope:
         #: The identifier keys of this scope besides those bound: a call-site value of one is
         #: a string on every line too (callers pass ``config.server_owned``).
         self.keys = keys
+        #: The request's held log lines (``HOLD_LINES``), decided on at :meth:`close`.
+        self.held: HeldLines | None = None
 
     def bind(self, ids: Mapping[str, object], rank: int = APP) -> None:
         """Bind (or, with ``None``, unbind) identifiers; keys may use ``__`` for dots.
@@ -220,6 +225,13 @@ class RequestScope:
 
     def close(self) -> None:
         """End the scope: it reads as empty from now on, even from a leaked context."""
+        held = self.held
+        if held is not None:
+            self.held = None
+            try:
+                held.finish(self.span)
+            except Exception:
+                _logger.exception("otel_context: deciding on the request's held lines failed")
         self.closed = True
         self.refresh = None
         self.span = None

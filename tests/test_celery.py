@@ -12,6 +12,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import structlog
 from celery import Celery, signals
 from celery.app.trace import build_tracer
 from opentelemetry import context as context_api
@@ -204,6 +205,26 @@ class TestWorker:
         (task,) = (s for s in exporter.get_finished_spans() if s.name == "run/unit.job")
         assert task.parent is not None
         assert task.parent.span_id == span.get_span_context().span_id
+
+    @pytest.mark.parametrize(
+        ("flags", "written"), [("00", ["warning"]), ("01", ["info", "warning"])]
+    )
+    def test_log_sampling_follows_the_requests_trace(
+        self, job: Any, flags: str, written: list[str]
+    ) -> None:
+        """A task of a sampled-out request drops its lines below WARNING; of a sampled one, not."""
+        logger = structlog.wrap_logger(
+            structlog.testing.CapturingLogger(),
+            processors=[otel_context.LogSamplingProcessor(ratio=0.0), lambda _l, _m, e: e["event"]],
+        )
+
+        def body() -> None:
+            logger.info("step")
+            logger.warning("slow")
+
+        parent = f"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}"
+        run_in_worker(job, body, traceparent=parent)
+        assert [call.method_name for call in logger._logger.calls] == written
 
     def test_a_failing_task_leaves_nothing_behind(
         self, job: Any, exporter: InMemorySpanExporter

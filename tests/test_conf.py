@@ -63,6 +63,10 @@ class TestEnvironmentParsing:
                 ("X-Req", "X-Other"),
             ),
             ("INBOUND_BAGGAGE_MAX_ENTRIES", "3", "inbound_baggage_max_entries", 3),
+            ("UNSAMPLED_LOG_RATIO", "0.05", "unsampled_log_ratio", 0.05),
+            ("UNSAMPLED_LOG_RATIO", "0", "unsampled_log_ratio", 0.0),
+            ("UNSAMPLED_LOG_LEVEL", "error", "unsampled_log_level", 40),
+            ("UNSAMPLED_LOG_LEVEL", "25", "unsampled_log_level", 25),
             (
                 "INBOUND_BAGGAGE_ALLOW",
                 "amplitude.,ab*",
@@ -168,6 +172,12 @@ class TestErrors:
             ({"CORRELATION_ID_GENERATOR": 5}, "expected a callable"),
             ({"INBOUND_BAGGAGE_ALLOW": [1]}, "expected a list of strings"),
             ({"USER_ID_FIELD": 5}, "expected a string"),
+            ({"UNSAMPLED_LOG_RATIO": 1.5}, "expected a ratio in [0, 1]"),
+            ({"UNSAMPLED_LOG_RATIO": "half"}, "expected a ratio in [0, 1]"),
+            ({"UNSAMPLED_LOG_RATIO": "nan"}, "expected a ratio in [0, 1]"),
+            ({"UNSAMPLED_LOG_RATIO": True}, "expected a ratio in [0, 1]"),
+            ({"UNSAMPLED_LOG_LEVEL": "LOUD"}, "expected a logging level"),
+            ({"UNSAMPLED_LOG_LEVEL": -1}, "must not be negative"),
         ],
     )
     def test_clear_error_naming_the_option(

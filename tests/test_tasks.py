@@ -13,6 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry import baggage, trace
 from opentelemetry import context as context_api
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 
 import otel_context
 from otel_context import conf, tasks
@@ -174,6 +176,31 @@ class TestRestore:
         assert event["trace_id"] == f"{ctx.trace_id:032x}"
         assert "span_id" not in event
         assert {key: event[key] for key in IDS} == IDS
+
+    @pytest.mark.parametrize(
+        ("sampled", "written"), [(False, ["warning"]), (True, ["info", "warning"])]
+    )
+    @pytest.mark.usefixtures("instrumented")
+    def test_log_sampling_follows_the_requests_trace(
+        self, *, sampled: bool, written: list[str]
+    ) -> None:
+        """A task of a sampled-out request drops its lines below WARNING, in its own span too."""
+        sampler = ALWAYS_ON if sampled else ALWAYS_OFF
+        producer = TracerProvider(sampler=sampler, shutdown_on_exit=False).get_tracer("t")
+        with producer.start_as_current_span("GET /") as span, scoped(RequestScope(span), **IDS):
+            carrier = tasks.capture()
+        logger = structlog.wrap_logger(
+            structlog.testing.CapturingLogger(),
+            processors=[otel_context.LogSamplingProcessor(ratio=0.0), lambda _l, _m, e: e["event"]],
+        )
+        token = _fresh()
+        try:
+            with tasks.restore(carrier, span_name="send_mail"):
+                logger.info("step")
+                logger.warning("slow")
+        finally:
+            context_api.detach(token)
+        assert [call.method_name for call in logger._logger.calls] == written
 
     @pytest.mark.usefixtures("instrumented")
     def test_span_name_starts_a_child_span_with_the_ids(

@@ -23,6 +23,10 @@
   ``OTelContextFilter``, or renders stdlib records without ``StructlogOTelProcessor``.
 - ``otel_context.W009``: no log line carries the ids: no handler adds them, and structlog's
   chain has no ``StructlogOTelProcessor``.
+- ``otel_context.W010``: log sampling is configured (``UNSAMPLED_LOG_RATIO`` below 1) but
+  neither ``LogSamplingProcessor`` nor ``LogSamplingFilter`` is installed, or the processor
+  comes after ``StructlogOTelLogProcessor`` or the renderer; or ``HOLD_LINES`` is on with
+  nothing to hold (the ratio is 1) or without ``FlightRecorder`` around the renderer.
 
 .. versionadded:: 0.1.0
 """

@@ -26,6 +26,7 @@ from otel_context.conf import get_config
 from otel_context.django.identifiers import DjangoIdentifiers
 from otel_context.django.streaming import hand_over, wants_hand_over
 from otel_context.django.trace_response import add_trace_response_header
+from otel_context.flight_recorder import held_lines
 from otel_context.scope import REJECTED_ATTR, ended_fields, mark_ended, mark_rejected
 
 if TYPE_CHECKING:
@@ -119,6 +120,8 @@ def request_hook(span: Span, request: HttpRequest) -> None:
         )
         identifiers = DjangoIdentifiers(request, begun.scope, config)
         begun.scope.refresh = identifiers
+        if config.hold_lines:
+            begun.scope.held = held_lines(span, config)
         request.__dict__[STATE_ATTR] = RequestState(begun, identifiers)
     except Exception:
         _logger.exception("otel_context: request_hook failed; this request has no identifiers")
@@ -133,6 +136,8 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
     try:
         # Django logs a returned 4xx after this: its record finds the ids on the request.
         mark_ended(request, state.request.scope, span)
+        if state.request.scope.held is not None:
+            state.request.scope.held.status = response.status_code
         state.identifiers()  # the user may have been loaded since the last log event
         lifecycle.settle_span(state.request.scope)
         config = get_config()

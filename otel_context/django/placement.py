@@ -4,7 +4,7 @@ Applications that build ``INSTALLED_APPS``, ``MIDDLEWARE`` and ``LOGGING`` thems
 overlay settings module, a plugin list, ``otel_context.instrument()`` in ``wsgi.py``) can end
 up with a piece missing and nothing failing: no ids, silently. The finders here say what is
 missing, one sentence each; the system checks below report them (``otel_context.W006`` to
-``W009``, listed with the others in ``otel_context.django.checks``). Importing this module
+``W010``, listed with the others in ``otel_context.django.checks``). Importing this module
 registers them (``AppConfig.ready()`` does).
 
 .. versionadded:: 0.1.0
@@ -224,3 +224,81 @@ def _structlog_adds_ids() -> bool:
 
     processors = structlog.get_config()["processors"] if structlog.is_configured() else []
     return any(isinstance(processor, StructlogOTelProcessor) for processor in processors)
+
+
+SAMPLING_HINT: Final = (
+    "Put LogSamplingProcessor() first in structlog's processors (before StructlogOTelProcessor"
+    " and StructlogOTelLogProcessor), and LogSamplingFilter() on the handlers of stdlib records;"
+    " with HOLD_LINES, wrap the renderer: FlightRecorder(JSONRenderer()). See docs/sampling.md."
+)
+
+
+def sampling_problems(
+    ratio: float, processors: list[object], *, hold_lines: bool = False
+) -> list[str]:
+    """Log sampling that cannot work as configured: misplaced, or configured but not installed.
+
+    Args:
+        ratio: ``UNSAMPLED_LOG_RATIO`` (below 1 the feature is on).
+        processors: structlog's processors (empty when structlog is not configured).
+        hold_lines: ``HOLD_LINES``.
+    """
+    from otel_context.export import StructlogOTelLogProcessor  # noqa: PLC0415
+    from otel_context.log_sampling import LogSamplingFilter, LogSamplingProcessor  # noqa: PLC0415
+    from otel_context.processors import is_renderer  # noqa: PLC0415
+
+    ours = [i for i, p in enumerate(processors) if isinstance(p, LogSamplingProcessor)]
+    ahead = [
+        i
+        for i, p in enumerate(processors)
+        if is_renderer(p) or isinstance(p, StructlogOTelLogProcessor)
+    ]
+    problems = []
+    if ours and ahead and ours[0] > ahead[0]:
+        problems.append(
+            "LogSamplingProcessor comes after StructlogOTelLogProcessor or the renderer in "
+            "structlog's processors: the lines it drops are exported (or rendered) first."
+        )
+    filtered = any(isinstance(f, LogSamplingFilter) for _, h in _handlers() for f in h.filters)
+    if ratio < 1.0 and not ours and not filtered:
+        problems.append(
+            f"UNSAMPLED_LOG_RATIO is {ratio}, but no LogSamplingProcessor is in structlog's "
+            "processors and no handler has LogSamplingFilter: every line is still written."
+        )
+    return problems + _hold_problems(ratio, processors, hold_lines=hold_lines)
+
+
+def _hold_problems(ratio: float, processors: list[object], *, hold_lines: bool) -> list[str]:
+    from otel_context.flight_recorder import FlightRecorder  # noqa: PLC0415
+
+    if not hold_lines:
+        return []
+    if ratio >= 1.0:
+        problem = (
+            "HOLD_LINES is on but UNSAMPLED_LOG_RATIO is 1: no line is ever dropped, so none "
+            "is held (set the ratio, e.g. 0 or 0.05)."
+        )
+        return [problem]
+    if not any(isinstance(p, FlightRecorder) for p in processors):
+        problem = (
+            "HOLD_LINES is on but structlog's renderer is not wrapped in FlightRecorder: the "
+            "lines a request would hold are written at once instead."
+        )
+        return [problem]
+    return []
+
+
+@checks.register(checks.Tags.compatibility)
+def check_log_sampling(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """Log sampling is in place where it is configured, and placed to drop before export."""
+    import structlog  # noqa: PLC0415
+
+    ratio, hold_lines = 1.0, False
+    with contextlib.suppress(ConfigurationError):  # E002 reports it
+        config = build_config()
+        ratio, hold_lines = config.unsampled_log_ratio, config.hold_lines
+    processors = list(structlog.get_config()["processors"]) if structlog.is_configured() else []
+    return [
+        checks.Warning(problem, hint=SAMPLING_HINT, id="otel_context.W010")
+        for problem in sampling_problems(ratio, processors, hold_lines=hold_lines)
+    ]

@@ -147,6 +147,7 @@ def _every_message(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[Any]:
     import structlog
 
     from otel_context import StructlogOTelProcessor, _private, compat
+    from otel_context.django import placement
 
     monkeypatch.setattr(checks, "asgi_supported", lambda: False)
     monkeypatch.setattr(_private, "missing", lambda names: ["a private name is missing"])
@@ -175,7 +176,8 @@ def _every_message(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[Any]:
         messages += checks.check_structlog()
     finally:
         structlog.reset_defaults()
-    return messages
+    settings.OTEL_CONTEXT = {"UNSAMPLED_LOG_RATIO": 0}
+    return messages + placement.check_log_sampling()
 
 
 def _baggage_processor_messages(monkeypatch: pytest.MonkeyPatch) -> list[Any]:

@@ -10,7 +10,14 @@ import pytest
 import structlog
 from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
 
-from otel_context import OTelContextFilter, StructlogOTelProcessor
+from otel_context import (
+    FlightRecorder,
+    LogSamplingFilter,
+    LogSamplingProcessor,
+    OTelContextFilter,
+    StructlogOTelLogProcessor,
+    StructlogOTelProcessor,
+)
 from otel_context.django import hooks, placement
 from otel_context.django.instrumentation import _Chained
 
@@ -140,3 +147,59 @@ class TestNoLineHasIds:
         """structlog's chain has StructlogOTelProcessor: lines carry ids, no W009."""
         only(_handler(logging.Formatter("%(message)s")))
         assert placement.check_logging() == []
+
+
+class TestLogSampling:
+    """W010: log sampling configured but not installed, or placed after export."""
+
+    def test_configured_but_not_installed(self, only: Any) -> None:
+        """A ratio below 1 with neither processor nor filter: one problem naming the option."""
+        only(_handler(logging.Formatter("%(message)s")))
+        (problem,) = placement.sampling_problems(0.1, [StructlogOTelProcessor()])
+        assert "UNSAMPLED_LOG_RATIO is 0.1" in problem
+
+    @pytest.mark.parametrize("where", ["processor", "filter"])
+    def test_installed(self, only: Any, where: str) -> None:
+        """Either the processor in the chain or the filter on a handler is enough."""
+        only(_handler(logging.Formatter("%(message)s"), LogSamplingFilter()))
+        chain: list[object] = [LogSamplingProcessor()] if where == "processor" else []
+        assert placement.sampling_problems(0.1, chain) == []
+
+    def test_off_needs_nothing(self, only: Any) -> None:
+        """The default ratio (1: off) with nothing installed is fine."""
+        only(_handler(logging.Formatter("%(message)s")))
+        assert placement.sampling_problems(1.0, []) == []
+
+    @pytest.mark.parametrize(
+        "before", [StructlogOTelLogProcessor(), structlog.processors.JSONRenderer()]
+    )
+    def test_after_export_or_the_renderer(self, only: Any, before: object) -> None:
+        """Placed after what writes the line, it drops too late."""
+        only()
+        problems = placement.sampling_problems(1.0, [before, LogSamplingProcessor()])
+        assert len(problems) == 1
+        assert "comes after" in problems[0]
+
+    def test_the_check(self, only: Any, settings: Any) -> None:
+        """The configured ratio reaches the check, as a W010."""
+        only()
+        settings.OTEL_CONTEXT = {"UNSAMPLED_LOG_RATIO": 0}
+        assert [m.id for m in placement.check_log_sampling()] == ["otel_context.W010"]
+        settings.OTEL_CONTEXT = {}
+        assert placement.check_log_sampling() == []
+
+    def test_holding_without_a_ratio(self, only: Any) -> None:
+        """HOLD_LINES with UNSAMPLED_LOG_RATIO 1: nothing would ever be held."""
+        only()
+        chain: list[object] = [LogSamplingProcessor(), FlightRecorder(str)]
+        (problem,) = placement.sampling_problems(1.0, chain, hold_lines=True)
+        assert "UNSAMPLED_LOG_RATIO is 1" in problem
+
+    def test_holding_without_the_recorder(self, only: Any) -> None:
+        """HOLD_LINES without FlightRecorder around the renderer: nothing is held."""
+        only()
+        chain: list[object] = [LogSamplingProcessor(), structlog.processors.JSONRenderer()]
+        (problem,) = placement.sampling_problems(0.0, chain, hold_lines=True)
+        assert "FlightRecorder" in problem
+        chain[-1] = FlightRecorder(structlog.processors.JSONRenderer())
+        assert placement.sampling_problems(0.0, chain, hold_lines=True) == []

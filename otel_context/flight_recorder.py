@@ -1,0 +1,228 @@
+"""A flight recorder: the chatter of a sampled-out request, held until its outcome is known.
+
+With ``HOLD_LINES`` on, the structlog lines below ``UNSAMPLED_LOG_LEVEL`` of a Django request
+whose trace is sampled out (and not kept by ``UNSAMPLED_LOG_RATIO``) are rendered as they are
+logged, held in the request's scope, and written only if the request turns out to matter:
+
+- it ends in a 5xx (an unhandled exception is one), or is abandoned (a client disconnect);
+- it logs a line at ``ERROR`` or above: the held lines are written then, before that line;
+- it ran longer than ``HOLD_SLOW_MS``;
+- or the process exits with it in flight (``atexit``: SIGTERM under gunicorn, a worker timeout).
+
+Otherwise they are dropped. A written held line keeps its own timestamp (rendered when logged)
+and order, and carries ``"log.held": true``. Each request holds at most ``HOLD_MAX_LINES`` lines
+and ``HOLD_MAX_BYTES`` bytes (the oldest go first, counted on the span as ``log.held.dropped``
+and in one warning when written), and the process at most ``HOLD_MAX_PROCESS_BYTES`` (beyond,
+lines are dropped and counted). A process killed by SIGKILL loses what it held, and only that.
+
+:class:`FlightRecorder` wraps the renderer, the last processor: it is where a line becomes the
+string the logger writes, so a held line is written later by the same logger method.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import weakref
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
+
+from otel_context.log_sampling import (
+    HOLD_MARK,
+    METHOD_LEVELS,
+    RECORDERS,
+    WRITING_HELD,
+    trace_keeps,
+)
+from otel_context.processors import _current_context
+from otel_context.scope import SCOPE_KEY
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, MutableMapping
+
+    from otel_context import conf
+
+__all__ = ["HELD", "FlightRecorder", "HeldLines", "held_lines", "hold_for"]
+
+_logger = logging.getLogger(__name__)
+#: The field a written held line carries.
+HELD: Final = "log.held"
+_process_lock = threading.Lock()
+_process_bytes = [0]
+#: Every request holding lines now, for the flush at exit.
+_live: weakref.WeakSet[HeldLines] = weakref.WeakSet()
+
+
+class HeldLines:
+    """The held lines of one request (in its scope), and what decides their fate."""
+
+    __slots__ = ("__weakref__", "_config", "bytes", "dropped", "due", "lines", "started", "status")
+
+    def __init__(self, config: conf.Config) -> None:
+        self._config = config
+        self.lines: deque[tuple[Callable[..., Any], str | bytes]] = deque()
+        self.bytes = 0
+        self.dropped = 0
+        #: Why the held lines are written ("error", "slow", ...); empty while undecided.
+        self.due = ""
+        self.status = 0
+        self.started = time.monotonic()
+        _live.add(self)
+
+    def hold(self, write: Callable[..., Any], line: str | bytes) -> None:
+        """Hold *line* for *write*, dropping the oldest beyond the bounds."""
+        size = len(line)
+        config = self._config
+        with _process_lock:
+            if _process_bytes[0] + size > config.hold_max_process_bytes:
+                self.dropped += 1
+                return
+            _process_bytes[0] += size
+        self.lines.append((write, line))
+        self.bytes += size
+        while self.lines and (
+            len(self.lines) > config.hold_max_lines or self.bytes > config.hold_max_bytes
+        ):
+            self._forget(self.lines.popleft()[1])
+            self.dropped += 1
+
+    def write(self, why: str) -> None:
+        """Write every held line, oldest first, and from now on hold nothing."""
+        self.due = self.due or why
+        WRITING_HELD.active = True  # a LogSamplingFilter downstream lets these through
+        try:
+            while self.lines:
+                write, line = self.lines.popleft()
+                self._forget(line)
+                try:
+                    write(line)
+                except Exception:  # a broken stream must not break the request
+                    _logger.debug("otel_context: writing a held line failed", exc_info=True)
+        finally:
+            WRITING_HELD.active = False
+        if self.dropped:
+            _logger.warning(
+                "otel_context: %d held log lines of this request were dropped (HOLD_MAX_*)",
+                self.dropped,
+            )
+            self.dropped = 0
+
+    def finish(self, span: object) -> None:
+        """The request ended: write what is due, drop the rest, mark the span."""
+        why = self.due or self._outcome()
+        dropped = self.dropped
+        if why:
+            self.write(why)
+        else:
+            while self.lines:
+                self._forget(self.lines.popleft()[1])
+        _live.discard(self)
+        _mark(span, why, dropped)
+
+    def _outcome(self) -> str:
+        if self.status == 0 or self.status >= 500:
+            return "error" if self.status else "unfinished"
+        slow = self._config.hold_slow_ms
+        if slow and (time.monotonic() - self.started) * 1000 > slow:
+            return "slow"
+        return ""
+
+    def _forget(self, line: str | bytes) -> None:
+        self.bytes -= len(line)
+        with _process_lock:
+            _process_bytes[0] -= len(line)
+
+
+def _mark(span: object, why: str, dropped: int) -> None:
+    """The decision on the span (if it records): why the lines were kept, and what was lost."""
+    set_attribute = getattr(span, "set_attribute", None)
+    if set_attribute is None or not getattr(span, "is_recording", lambda: False)():
+        return
+    if why:
+        set_attribute("log.held.written", why)
+    if dropped:
+        set_attribute("log.held.dropped", dropped)
+
+
+def held_lines(span: object, config: conf.Config) -> HeldLines | None:
+    """A request's recorder: only if its lines could be dropped (a sampled-out, unkept trace)."""
+    get_span_context = getattr(span, "get_span_context", None)
+    if get_span_context is None or config.unsampled_log_ratio >= 1.0:
+        return None
+    span_context = get_span_context()
+    if not span_context.is_valid or span_context.trace_flags & 1:
+        return None
+    if trace_keeps(span_context.trace_id, config.unsampled_log_ratio):
+        return None
+    return HeldLines(config)
+
+
+def hold_for(scope: object) -> HeldLines | None:
+    """The lines *scope* holds, if it holds any and has not decided to write them."""
+    held = getattr(scope, "held", None)
+    return held if held is not None and not held.due else None
+
+
+def flush_at_exit() -> None:
+    """Write the held lines of every request still in flight (the process is going away)."""
+    for held in list(_live):
+        held.write("exit")
+
+
+atexit.register(flush_at_exit)
+
+
+class FlightRecorder:
+    """Wraps the renderer (the last processor): holds the lines the request may not need.
+
+    ``structlog.configure(processors=[..., FlightRecorder(JSONRenderer())])``. Only rendered
+    lines (``str`` / ``bytes``) are held: with a processor that returns something else
+    (``ProcessorFormatter.wrap_for_formatter``) a line to hold is dropped, as without the
+    recorder. A held line written through a stdlib ``logging.Logger`` passes
+    :class:`~otel_context.LogSamplingFilter`.
+
+    Args:
+        renderer: The processor that renders the event.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("renderer",)
+
+    def __init__(self, renderer: Callable[[Any, str, MutableMapping[str, Any]], Any]) -> None:
+        self.renderer = renderer
+        RECORDERS[0] += 1
+
+    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        """Render *event_dict*; return the line, or hold it and drop the event."""
+        if event_dict.pop(HOLD_MARK, None) is None:
+            self._error_due(method_name)
+            return self.renderer(logger, method_name, event_dict)
+        held = hold_for(_current_context().get(SCOPE_KEY))
+        if held is None:  # decided meanwhile (an error line in another thread)
+            return self.renderer(logger, method_name, event_dict)
+        event_dict[HELD] = True
+        line = self.renderer(logger, method_name, event_dict)
+        write = getattr(logger, method_name, None)
+        if isinstance(line, str | bytes) and write is not None:
+            held.hold(write, line)
+        # else: nothing to hold (not a rendered line): dropped, as without the recorder
+        import structlog  # noqa: PLC0415
+
+        raise structlog.DropEvent
+
+    @staticmethod
+    def _error_due(method_name: str) -> None:
+        """A line at ERROR or above: the request matters; its held lines go first."""
+        if METHOD_LEVELS.get(method_name, 0) < logging.ERROR:
+            return
+        try:
+            held = hold_for(_current_context().get(SCOPE_KEY))
+            if held is not None:
+                held.write("error")
+        except Exception:
+            _logger.debug("otel_context: writing held lines failed", exc_info=True)
