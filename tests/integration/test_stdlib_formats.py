@@ -173,7 +173,8 @@ class TestValuesAndDefaults:
             assert {line[name] for name in (*FIELDS, *BIND_ONLY)} == {"-"}, line
 
     def test_djangos_own_loggers(self, run: tuple[ServiceFiles, str]) -> None:
-        """django.request lines carry their request's ids; DisallowedHost (no span) has '-'."""
+        """django.request lines carry their request's ids; DisallowedHost (rejected before any
+        span or hook) carries only the correlation id it answers with, '-' for the rest."""
         readme = _files(run)["readme"]
         for message, kind in (
             ("Internal Server Error: /boom/", "-boom"),
@@ -189,4 +190,8 @@ class TestValuesAndDefaults:
         security = _by(readme, lambda x: x["logger"] == "django.security.DisallowedHost")
         assert len(security) == ROUNDS
         for line in security:
-            assert {line[name] for name in (*FIELDS, *BIND_ONLY)} == {"-"}, line
+            correlation = {"correlation_id", "correlation.id"}
+            assert len(line["correlation_id"]) == 32, line  # generated: the request sent none
+            assert line["correlation.id"] == line["correlation_id"], line
+            rest = {*FIELDS, *BIND_ONLY} - correlation
+            assert {line[name] for name in rest} == {"-"}, line
