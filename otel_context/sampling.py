@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SAMPLER_FACTORIES",
     "RecordClientSpans",
+    "RecordSampledOut",
     "parentbased_always_on",
     "parentbased_traceidratio",
     "sampler_from_env",
@@ -55,12 +56,15 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 
 
-class RecordClientSpans(Sampler):
-    """Delegates to *inner*, but records (never samples) the CLIENT spans it would drop.
+class _RecordDropped(Sampler):
+    """Delegates to *inner*, but records (never samples) the spans of :attr:`KINDS` it would drop.
 
     Args:
         inner: The sampler that decides, e.g. ``ParentBased(TraceIdRatioBased(0.1))``.
     """
+
+    #: The span kinds whose ``DROP`` becomes ``RECORD_ONLY``; ``None``: every kind.
+    KINDS: ClassVar[frozenset[SpanKind] | None] = None
 
     def __init__(self, inner: Sampler) -> None:
         self.inner = inner
@@ -75,17 +79,39 @@ class RecordClientSpans(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        """The inner decision, with ``DROP`` made ``RECORD_ONLY`` for CLIENT spans."""
+        """The inner decision, with ``DROP`` made ``RECORD_ONLY`` for the spans of KINDS."""
         result = self.inner.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
-        if kind is SpanKind.CLIENT and result.decision is Decision.DROP:
+        kinds = self.KINDS
+        if result.decision is Decision.DROP and (kinds is None or kind in kinds):
             return SamplingResult(Decision.RECORD_ONLY, attributes, result.trace_state)
         return result
 
     def get_description(self) -> str:
-        """``RecordClientSpans{<inner's description>}``."""
-        return f"RecordClientSpans{{{self.inner.get_description()}}}"
+        """``<class name>{<inner's description>}``."""
+        return f"{type(self).__name__}{{{self.inner.get_description()}}}"
+
+
+class RecordClientSpans(_RecordDropped):
+    """Delegates to *inner*, but records (never samples) the CLIENT spans it would drop.
+
+    Args:
+        inner: The sampler that decides, e.g. ``ParentBased(TraceIdRatioBased(0.1))``.
+    """
+
+    KINDS = frozenset({SpanKind.CLIENT})
+
+
+class RecordSampledOut(_RecordDropped):
+    """Delegates to *inner*, but records (never samples) every span it would drop.
+
+    For :class:`otel_context.trace_keeping.KeepNotableTraces`, which exports the recorded spans
+    of a sampled-out request that failed or was slow (docs/sampling.md).
+
+    Args:
+        inner: The sampler that decides, e.g. ``ParentBased(TraceIdRatioBased(0.1))``.
+    """
 
 
 def parentbased_always_on(arg: str | None = None) -> Sampler:

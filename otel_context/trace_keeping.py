@@ -28,54 +28,16 @@ import threading
 from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import StatusCode
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from otel_context.sampling import RecordSampledOut
 
-    from opentelemetry.context import Context
+if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
-    from opentelemetry.trace import Link, SpanKind
-    from opentelemetry.trace.span import TraceState
-    from opentelemetry.util.types import Attributes
 
 __all__ = ["KeepNotableTraces", "RecordSampledOut", "why_kept"]
 
 _logger = logging.getLogger(__name__)
-
-
-class RecordSampledOut(Sampler):
-    """Delegates to *inner*, but records (never samples) the spans it would drop.
-
-    Args:
-        inner: The sampler that decides, e.g. ``ParentBased(TraceIdRatioBased(0.1))``.
-    """
-
-    def __init__(self, inner: Sampler) -> None:
-        self.inner = inner
-
-    def should_sample(  # noqa: PLR0913, PLR0917 - the Sampler interface
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
-    ) -> SamplingResult:
-        """The inner decision, with ``DROP`` made ``RECORD_ONLY``."""
-        result = self.inner.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
-        if result.decision is Decision.DROP:
-            return SamplingResult(Decision.RECORD_ONLY, attributes, result.trace_state)
-        return result
-
-    def get_description(self) -> str:
-        """``RecordSampledOut{<inner's description>}``."""
-        return f"RecordSampledOut{{{self.inner.get_description()}}}"
 
 
 def why_kept(span: ReadableSpan, slow_ms: int) -> str:
