@@ -66,29 +66,29 @@ def available() -> bool:
     return shutil.which("valgrind") is not None
 
 
-def count(job: Job, warmup: int, requests: int, cwd: Path) -> int:
-    """Instructions of one worker run under callgrind."""
-    config, state = job
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        "-m",
-        "benchmarks._instr_worker",
-        config,
-        state,
-        str(warmup),
-        str(requests),
-    ]
+def run_module(argv: list[str], cwd: Path | None = None) -> int:
+    """Instructions of ``python -m <argv>`` under callgrind (hash seed fixed).
+
+    Raises:
+        CallgrindError: the module failed, or callgrind printed no count.
+    """
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [*command, "-m", *argv], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
         tail = [line for line in done.stderr.splitlines() if not line.startswith("==")][-5:]
-        msg = f"{config} {state}: exit {done.returncode}: {' | '.join(tail)}"
+        msg = f"{' '.join(argv)}: exit {done.returncode}: {' | '.join(tail)}"
         raise CallgrindError(msg)
     return int(found.group(1))
+
+
+def count(job: Job, warmup: int, requests: int, cwd: Path) -> int:
+    """Instructions of one worker run under callgrind."""
+    config, state = job
+    return run_module(["benchmarks._instr_worker", config, state, str(warmup), str(requests)], cwd)
 
 
 def per_request(job: Job, plan: InstructionPlan, cwd: Path) -> float:

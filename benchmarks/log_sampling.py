@@ -21,14 +21,13 @@ load on the machine, unlike time.
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from benchmarks.instructions import run_module
+
 VARIANTS = ("today", "off", "on_sampled", "on_warning", "on_dropped", "on_held")
 EVENTS = 20_000
-_COLLECTED = re.compile(r"Collected : (\d+)")
 #: Not kept at 0.1 (see tests/test_log_sampling.py for the function).
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 
@@ -78,14 +77,7 @@ def _worker(variant: str, number: int) -> None:
 
 
 def _instructions(variant: str, number: int) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
-    command += ["-m", "benchmarks.log_sampling", "worker", variant, str(number)]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    found = _COLLECTED.search(done.stderr)
-    if found is None:
-        raise RuntimeError(done.stderr[-2000:])
-    return int(found.group(1))
+    return run_module(["benchmarks.log_sampling", "worker", variant, str(number)])
 
 
 def main() -> None:

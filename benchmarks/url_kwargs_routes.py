@@ -13,12 +13,12 @@ calls minus a run with none, divided by N): unlike time, unmoved by other load.
 from __future__ import annotations
 
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING, Any
+
+from benchmarks.instructions import run_module
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -160,20 +160,12 @@ def _worker(config: str, step: str, number: int) -> None:
         calls[step]()
 
 
-_COLLECTED = re.compile(r"Collected : (\d+)")
 #: Calls per counted run, by step.
 COUNTS = {"rules": 20_000, "request": 300}
 
 
 def _instructions(config: str, step: str, number: int) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
-    command += ["-m", "benchmarks.url_kwargs_routes", "worker", config, step, str(number)]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    found = _COLLECTED.search(done.stderr)
-    if found is None:
-        raise RuntimeError(done.stderr[-2000:])
-    return int(found.group(1))
+    return run_module(["benchmarks.url_kwargs_routes", "worker", config, step, str(number)])
 
 
 def instructions() -> None:
