@@ -12,8 +12,10 @@ import threading
 import time
 import uuid
 from queue import Empty
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
+import kombu.transport.filesystem as kombu_filesystem
+import pytest
 from kombu import Connection
 
 from example.broker import filesystem_url, transport_options
@@ -62,9 +64,34 @@ class TestFolderTransport:
         """Ours: each of the 100 messages is read complete, none is lost."""
         assert race("example.folder_transport:Transport", tmp_path / "ours") == (MESSAGES, 0)
 
-    def test_kombus_own_transport_shows_half_written_messages(self, tmp_path: Path) -> None:
-        """Why ours exists: kombu's writes in place. If this fails, kombu fixed it upstream
+    def test_kombus_own_transport_shows_half_written_messages(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Why ours exists: kombu's creates the message file where a consumer can see it, then
+        writes it. A poll landing between the two (pinned here, not raced) reads an empty file:
+        the JSON decoder's ``ValueError``. If this fails, kombu fixed it upstream
         (celery/kombu#1551) and example/folder_transport.py can go."""
-        whole, broken = race("filesystem", tmp_path / "kombu")
-        assert broken > 0
-        assert whole + broken == MESSAGES
+        url = filesystem_url(tmp_path / "kombu")
+        options = transport_options(url)
+        queue = f"pinned-{uuid.uuid4().hex}"
+        seen: list[BaseException | None] = []
+        with (
+            Connection(url, transport="filesystem", transport_options=options) as producer,
+            Connection(url, transport="filesystem", transport_options=options) as consumer,
+        ):
+            outbox, inbox = producer.SimpleQueue(queue), consumer.SimpleQueue(queue)
+            locked = kombu_filesystem.lock
+
+            def lock_then_poll(file: IO[bytes], flags: int) -> None:
+                locked(file, flags)
+                if str(file.name).endswith(f"{queue}.msg") and not seen:
+                    try:  # the file exists, nothing is written yet: the consumer looks now
+                        inbox.get(block=False).ack()
+                        seen.append(None)
+                    except (Empty, ValueError) as error:
+                        seen.append(error)
+
+            monkeypatch.setattr(kombu_filesystem, "lock", lock_then_poll)
+            outbox.put({"index": 0, "padding": "x" * 10})
+        assert len(seen) == 1
+        assert isinstance(seen[0], ValueError), seen
