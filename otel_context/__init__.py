@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_context import _private  # noqa: F401 - first: the private names the rest imports
 from otel_context.conf import ConfigurationError
-from otel_context.export import StructlogOTelLogProcessor
+from otel_context.log_records import StructlogOTelLogProcessor
 from otel_context.flight_recorder import FlightRecorder
 from otel_context.log_sampling import LogSamplingFilter, LogSamplingProcessor
 from otel_context.processors import StructlogOTelProcessor

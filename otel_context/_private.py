@@ -113,15 +113,15 @@ TRACE_STATE_ENTRIES: Final = PrivateName(
     on_instance=True,
 )
 #: The logs signal is still ``_logs`` in the API and the SDK: its whole public surface is
-#: private by name. otel_context imports these from there (export and providers).
+#: private by name. otel_context imports these from there (log_records and sdk).
 LOGS_API: Final = PrivateName(
     API, "opentelemetry", "_logs", "otel_context.providers: get/set_logger_provider"
 )
 LOGS_GET_PROVIDER: Final = PrivateName(
-    API, "opentelemetry._logs", "get_logger_provider", "otel_context.export, .providers"
+    API, "opentelemetry._logs", "get_logger_provider", "otel_context.log_records, .sdk"
 )
 LOGS_SEVERITY: Final = PrivateName(
-    API, "opentelemetry._logs", "SeverityNumber", "otel_context.export: log record severities"
+    API, "opentelemetry._logs", "SeverityNumber", "otel_context.log_records: log record severities"
 )
 LOGS_SDK_PROVIDER: Final = PrivateName(
     SDK, "opentelemetry.sdk._logs", "LoggerProvider", "otel_context.providers"
@@ -134,10 +134,10 @@ LOGS_SDK_CONSOLE: Final = PrivateName(
 )
 #: Read by the type checker only (``if TYPE_CHECKING:`` imports).
 LOGS_LOGGER: Final = PrivateName(
-    API, "opentelemetry._logs", "Logger", "otel_context.export (annotations)"
+    API, "opentelemetry._logs", "Logger", "otel_context.log_records (annotations)"
 )
 LOGS_PROVIDER: Final = PrivateName(
-    API, "opentelemetry._logs", "LoggerProvider", "otel_context.export (annotations)"
+    API, "opentelemetry._logs", "LoggerProvider", "otel_context.log_records (annotations)"
 )
 LOGS_SDK_RECORD: Final = PrivateName(
     SDK, "opentelemetry.sdk._logs", "ReadableLogRecord", "otel_context.providers (annotations)"

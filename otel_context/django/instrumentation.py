@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otel_context import _default_providers, _private
-from otel_context._official_structlog import TAKEN_OUT, export_once
+from otel_context.log_records._official_structlog import TAKEN_OUT, export_once
 from otel_context.conf import ConfigurationError
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks

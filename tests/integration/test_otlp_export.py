@@ -18,7 +18,7 @@ import structlog
 from opentelemetry import trace
 
 from otel_context import StructlogOTelProcessor
-from otel_context.export import StructlogOTelLogProcessor
+from otel_context.log_records import StructlogOTelLogProcessor
 from otel_context.providers import configure_providers, shutdown_providers
 from otel_context.scope import RequestScope, scoped
 from tests.otlp_receiver import closed_port, fresh_global_providers, grpc_receiver, http_receiver

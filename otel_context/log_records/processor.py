@@ -4,7 +4,8 @@ Each event becomes one OTel log record, an event in today's OpenTelemetry sense 
 ``event_name``; the SDK's separate Events API is gone since 1.44): its trace and span ids are the
 current span's, taken when the event is logged, with the request's identifiers as string
 attributes. Everything the record needs is captured at that moment, so a record exported later,
-by a batch processor after its request ended, still carries the request's ids.
+by a batch processor after its request ended, still carries the request's ids. The attributes
+are made in :mod:`otel_context.log_records.event_attributes`.
 
 Span events are an explicit compatibility option (``span_events=True``) for back ends that store
 traces only, such as Jaeger, which shows them as the span's "Logs". OpenTelemetry is deprecating
@@ -22,31 +23,25 @@ and this processor emits none (span events are still added); see
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 import threading
 import time
-import traceback
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import context as otel_context_api
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber, get_logger_provider
-from opentelemetry.semconv.attributes import exception_attributes
 
-from otel_context import attributes
+from otel_context.log_records.event_attributes import event_attributes
 from otel_context.log_sampling import HOLD_MARK
-from otel_context.processors import current_fields, identifier_names
-from otel_context.scope import as_text
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, MutableMapping, Sequence
+    from collections.abc import Mapping, MutableMapping
 
     from opentelemetry._logs import Logger, LoggerProvider
-    from opentelemetry.util.types import AttributeValue
 
-_logger = logging.getLogger(__name__)
+# The logger keeps the name of the module this code was first in (otel_context.export).
+_logger = logging.getLogger("otel_context.export")
 _reentry = threading.local()
 _span_events_noted = False  # the one line the first span event logs, once per process
 
@@ -61,22 +56,6 @@ _SEVERITY: Final = {
     "critical": (SeverityNumber.FATAL, "FATAL", logging.CRITICAL),
     "fatal": (SeverityNumber.FATAL, "FATAL", logging.CRITICAL),
 }
-#: Keys that are the record itself (body, severity, name, time, trace ids), not attributes.
-_RECORD_KEYS: Final = frozenset(
-    {
-        "event",
-        "level",
-        "logger",
-        "timestamp",
-        "exc_info",
-        "exception",
-        attributes.TRACE_ID,
-        attributes.SPAN_ID,
-        attributes.TRACE_SAMPLED,  # the record's trace flags
-    }
-)
-_TRACE_KEYS: Final = frozenset({attributes.TRACE_ID, attributes.SPAN_ID, attributes.TRACE_SAMPLED})
-_INT64: Final = 2**63
 _DEFAULT_SCOPE: Final = "otel_context"
 _OTEL_HANDLER_TYPES: dict[type, bool] = {}
 
@@ -191,129 +170,6 @@ class StructlogOTelLogProcessor:
         if otel_logger is None:
             otel_logger = loggers[name] = provider.get_logger(name)
         return otel_logger
-
-
-def event_attributes(event_dict: Mapping[str, Any]) -> dict[str, AttributeValue]:
-    """The attributes of an event: identifiers, then the event's keys, then its exception.
-
-    Keys spelled with ``__`` are read with dots; what the call site passed wins over the
-    request's identifiers. Values are coerced with :func:`coerce_value`; ``None`` is dropped.
-    Values of identifier keys are strings, as on the span and the log lines.
-
-    Args:
-        event_dict: A structlog event dict.
-
-    Returns:
-        OTel-legal attributes.
-
-    .. versionadded:: 0.1.0
-    """
-    fields, aliases = current_fields(event_dict.get("_record"))
-    names = identifier_names(aliases)
-    attrs: dict[str, AttributeValue] = {
-        key: value for key, value in fields.items() if key not in _TRACE_KEYS
-    }
-    for key, value in event_dict.items():
-        name = key if isinstance(key, str) else str(key)
-        if name in _RECORD_KEYS or name.startswith("_"):  # "_record": ProcessorFormatter's
-            continue
-        name = attributes.dotted(name)
-        if name in names:  # an identifier: a string, as on the span and the lines (issue 14)
-            if value is not None:
-                attrs[name] = value if type(value) is str else as_text(value)
-            continue
-        coerced = coerce_value(value)
-        if coerced is not None:
-            attrs[name] = coerced
-    attrs.update(exception_attributes_of(event_dict))
-    return attrs
-
-
-def coerce_value(value: object) -> AttributeValue | None:
-    """*value* as an OTel attribute value: a primitive or a homogeneous sequence of one.
-
-    Args:
-        value: Any value from an event dict.
-
-    Returns:
-        ``None`` for ``None``; the value if legal; otherwise its ``str()``.
-
-    .. versionadded:: 0.1.0
-    """
-    if value is None or isinstance(value, str | bool | float):
-        return value
-    if isinstance(value, int):
-        return value if -_INT64 <= value < _INT64 else str(value)  # OTLP ints are int64
-    if isinstance(value, list | tuple) and _homogeneous(value):
-        return tuple(value)
-    try:
-        return str(value)
-    except Exception:
-        return f"<unprintable {type(value).__name__}>"
-
-
-def _homogeneous(items: Sequence[object]) -> bool:
-    kinds = {type(item) for item in items}
-    return len(kinds) <= 1 and kinds <= {str, bool, int, float} and _int64s(items)
-
-
-def _int64s(items: Sequence[object]) -> bool:
-    return all(-_INT64 <= item < _INT64 for item in items if type(item) is int)
-
-
-def exception_attributes_of(event_dict: Mapping[str, Any]) -> dict[str, AttributeValue]:
-    """``exception.type`` / ``.message`` / ``.stacktrace`` of an event, if it carries one.
-
-    Reads ``exc_info`` (``True``, an exception or an ``exc_info`` tuple) as structlog does, else a
-    rendered ``exception`` (a traceback string, or ``dict_tracebacks``' list).
-
-    Args:
-        event_dict: A structlog event dict.
-
-    Returns:
-        The exception attributes, or an empty dict.
-
-    .. versionadded:: 0.1.0
-    """
-    exc = _exception(event_dict.get("exc_info"))
-    if exc is not None:
-        kind = type(exc)
-        module = kind.__module__
-        return {
-            exception_attributes.EXCEPTION_TYPE: kind.__qualname__
-            if module == "builtins"
-            else f"{module}.{kind.__qualname__}",
-            exception_attributes.EXCEPTION_MESSAGE: str(exc),
-            exception_attributes.EXCEPTION_STACKTRACE: "".join(traceback.format_exception(exc)),
-        }
-    return _rendered_exception(event_dict.get("exception"))
-
-
-def _exception(exc_info: object) -> BaseException | None:
-    if isinstance(exc_info, BaseException):
-        return exc_info
-    if isinstance(exc_info, tuple) and len(exc_info) == 3:
-        return exc_info[1] if isinstance(exc_info[1], BaseException) else None
-    return sys.exception() if exc_info else None
-
-
-def _rendered_exception(rendered: object) -> dict[str, AttributeValue]:
-    if isinstance(rendered, str) and rendered.strip():
-        # The last line of a formatted traceback is "module.Type: message".
-        kind, _, message = rendered.strip().splitlines()[-1].partition(": ")
-        return {
-            exception_attributes.EXCEPTION_TYPE: kind,
-            exception_attributes.EXCEPTION_MESSAGE: message,
-            exception_attributes.EXCEPTION_STACKTRACE: rendered,
-        }
-    if isinstance(rendered, list) and rendered and isinstance(rendered[0], dict):
-        first = rendered[0]  # dict_tracebacks: the logged exception first, then its causes
-        return {
-            exception_attributes.EXCEPTION_TYPE: str(first.get("exc_type", "")),
-            exception_attributes.EXCEPTION_MESSAGE: str(first.get("exc_value", "")),
-            exception_attributes.EXCEPTION_STACKTRACE: json.dumps(rendered, default=str),
-        }
-    return {}
 
 
 def _event_name(name: str | None, body: str, record: object) -> str:
