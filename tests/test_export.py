@@ -15,8 +15,8 @@ from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider, sampling
 
-from otel_context.log_records import processor as export
 from otel_context.log_records import StructlogOTelLogProcessor, coerce_value, event_attributes
+from otel_context.log_records import processor as export
 from otel_context.scope import RequestScope, scoped
 from tests.otlp_receiver import fresh_global_providers
 
@@ -424,7 +424,10 @@ class TestSpanEvents:
         note_filter = CurrentSpanFilter(spans_at_the_note)
         note_logger.addFilter(note_filter)
         try:
-            with caplog.at_level(logging.DEBUG, logger=export._logger.name), warnings.catch_warnings():
+            with (
+                caplog.at_level(logging.DEBUG, logger=export._logger.name),
+                warnings.catch_warnings(),
+            ):
                 warnings.simplefilter("error")
                 with tracer.start_as_current_span("req") as span:
                     processor(None, "info", {"event": "one"})

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from opentelemetry._logs import Logger, LoggerProvider
 
-# The logger keeps the name of the module this code was first in (otel_context.export).
+# The logger keeps the name it had before the code moved here: filters on it still apply.
 _logger = logging.getLogger("otel_context.export")
 _reentry = threading.local()
 _span_events_noted = False  # the one line the first span event logs, once per process
