@@ -1,0 +1,28 @@
+"""The old home of :func:`~otel_context.configure_providers`, kept so its imports work.
+
+The code lives in :mod:`otel_context.sdk`: ``sdk/providers.py`` sets the providers up and shuts
+them down, ``sdk/_exporters.py`` chooses each signal's exporter and ``sdk/_shutdown.py`` keeps
+the shutdown within its bound.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from otel_context.sdk import (
+    DEFAULT_EXPORT_TIMEOUT_S,
+    GRPC,
+    HTTP_PROTOBUF,
+    Providers,
+    configure_providers,
+    shutdown_providers,
+)
+
+__all__ = [
+    "DEFAULT_EXPORT_TIMEOUT_S",
+    "GRPC",
+    "HTTP_PROTOBUF",
+    "Providers",
+    "configure_providers",
+    "shutdown_providers",
+]
