@@ -4,7 +4,7 @@
 through its own ``traceparent`` header. Our identifiers cannot ride along in that header's
 ``baggage``: the outbound policy sends baggage only to known hosts, and a publish span has
 no destination host. So they travel in a header of their own, :data:`HEADER`, holding
-:func:`otel_context.tasks.capture`'s carrier (about 180 bytes), and the worker restores them
+:func:`otel_context.task_carrier.capture`'s carrier (about 180 bytes), and the worker restores them
 around the task body as a scope on the task span.
 
 Call :func:`instrument` in the producer and in the worker (e.g. next to the Celery app).
@@ -23,7 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
-from otel_context import tasks
+from otel_context import task_carrier
 from otel_context.conf import get_config
 from otel_context.propagation import install_propagator
 from otel_context.scope import RequestScope, attach_scope, release_scope
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["HEADER", "instrument", "uninstrument"]
 
 #: The task message header carrying the context.
-HEADER: Final = tasks.CARRIER_KEY
+HEADER: Final = task_carrier.CARRIER_KEY
 #: Where the worker keeps a running task's scope and token: on the task's request context,
 #: which lives exactly as long as one execution of the task.
 _STATE: Final = "_otel_context_scope"
@@ -94,7 +94,7 @@ def _on_publish(*, headers: object = None, **kwargs: Any) -> None:
     """``before_task_publish``: add the carrier to the message headers."""
     try:
         if isinstance(headers, dict):
-            carrier = tasks.capture()
+            carrier = task_carrier.capture()
             if carrier:
                 headers[HEADER] = carrier
     except Exception:
@@ -108,7 +108,7 @@ def _on_prerun(*, task: Any = None, **kwargs: Any) -> None:
         if request is None or getattr(request, "is_eager", False):
             return  # an eager task runs inside its caller's scope already
         config = get_config()
-        carried = tasks.read(getattr(request, HEADER, None), config)
+        carried = task_carrier.read(getattr(request, HEADER, None), config)
         scope = RequestScope(
             trace.get_current_span(),
             span_attributes=config.span_attributes,

@@ -21,7 +21,7 @@ from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
 import otel_context
 import otel_context.celery
-from otel_context import tasks
+from otel_context import task_carrier as tasks
 from otel_context.propagation import parse_baggage
 from otel_context.scope import RequestScope, scoped
 

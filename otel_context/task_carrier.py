@@ -74,7 +74,8 @@ _BAGGAGE: Final = "baggage"
 #: it, because the SDK logs a malformed member verbatim).
 _TRACESTATE_SAFE: Final = re.compile(r"[\x20-\x7e]{0,512}")
 _trace_context = TraceContextTextMapPropagator()
-_logger = logging.getLogger(__name__)
+# The logger keeps the name it had before the code moved here: filters on it still apply.
+_logger = logging.getLogger("otel_context.tasks")
 
 
 @dataclass(frozen=True, slots=True)
