@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from example.tracing import setup_tracing, shutdown
 
 if TYPE_CHECKING:
-    from otel_context.providers import Providers
+    from otel_context.sdk import Providers
 
 wsgi_app = "example.wsgi:application"
 bind = [os.environ.get("EXAMPLE_BIND") or "127.0.0.1:8000"]

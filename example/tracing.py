@@ -21,8 +21,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 
 import otel_context
 from example.linefiles import open_line_file
-from otel_context.providers import Providers
 from otel_context.sampling import sampler_from_env
+from otel_context.sdk import Providers
 
 if TYPE_CHECKING:
     from collections.abc import Callable

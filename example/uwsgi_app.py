@@ -30,7 +30,7 @@ import uwsgi  # type: ignore[import-untyped]  # exists only inside a uWSGI proce
 from example.tracing import setup_tracing, shutdown
 
 if TYPE_CHECKING:
-    from otel_context.providers import Providers
+    from otel_context.sdk import Providers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
 

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from otel_context import _private  # noqa: F401 - first: the private names the rest imports
 from otel_context.conf import ConfigurationError
-from otel_context.export import StructlogOTelLogProcessor
 from otel_context.flight_recorder import FlightRecorder
+from otel_context.log_records import StructlogOTelLogProcessor
 from otel_context.log_sampling import LogSamplingFilter, LogSamplingProcessor
 from otel_context.processors import StructlogOTelProcessor
 from otel_context.propagation import IdentifierPropagator
-from otel_context.providers import configure_providers, shutdown_providers
 from otel_context.sampling import RecordClientSpans
 from otel_context.scope import RequestScope, bind, get_identifiers, scoped
+from otel_context.sdk import configure_providers, shutdown_providers
 from otel_context.stdlib import OTelContextFilter, OTelContextFormatter
 from otel_context.threads import ContextExecutor, with_context
 from otel_context.work import background

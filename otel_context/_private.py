@@ -103,7 +103,7 @@ PROXY_LOGGER_PROVIDER: Final = PrivateName(
     API,
     "opentelemetry._logs._internal",
     "ProxyLoggerProvider",
-    "otel_context.providers: whether someone already set a global logger provider",
+    "otel_context.sdk: whether someone already set a global logger provider",
 )
 TRACE_STATE_ENTRIES: Final = PrivateName(
     API,
@@ -113,40 +113,40 @@ TRACE_STATE_ENTRIES: Final = PrivateName(
     on_instance=True,
 )
 #: The logs signal is still ``_logs`` in the API and the SDK: its whole public surface is
-#: private by name. otel_context imports these from there (export and providers).
+#: private by name. otel_context imports these from there (log_records and sdk).
 LOGS_API: Final = PrivateName(
-    API, "opentelemetry", "_logs", "otel_context.providers: get/set_logger_provider"
+    API, "opentelemetry", "_logs", "otel_context.sdk: get/set_logger_provider"
 )
 LOGS_GET_PROVIDER: Final = PrivateName(
-    API, "opentelemetry._logs", "get_logger_provider", "otel_context.export, .providers"
+    API, "opentelemetry._logs", "get_logger_provider", "otel_context.log_records, .sdk"
 )
 LOGS_SEVERITY: Final = PrivateName(
-    API, "opentelemetry._logs", "SeverityNumber", "otel_context.export: log record severities"
+    API, "opentelemetry._logs", "SeverityNumber", "otel_context.log_records: log record severities"
 )
 LOGS_SDK_PROVIDER: Final = PrivateName(
-    SDK, "opentelemetry.sdk._logs", "LoggerProvider", "otel_context.providers"
+    SDK, "opentelemetry.sdk._logs", "LoggerProvider", "otel_context.sdk"
 )
 LOGS_SDK_BATCH: Final = PrivateName(
-    SDK, "opentelemetry.sdk._logs.export", "BatchLogRecordProcessor", "otel_context.providers"
+    SDK, "opentelemetry.sdk._logs.export", "BatchLogRecordProcessor", "otel_context.sdk"
 )
 LOGS_SDK_CONSOLE: Final = PrivateName(
-    SDK, "opentelemetry.sdk._logs.export", "ConsoleLogRecordExporter", "otel_context.providers"
+    SDK, "opentelemetry.sdk._logs.export", "ConsoleLogRecordExporter", "otel_context.sdk"
 )
 #: Read by the type checker only (``if TYPE_CHECKING:`` imports).
 LOGS_LOGGER: Final = PrivateName(
-    API, "opentelemetry._logs", "Logger", "otel_context.export (annotations)"
+    API, "opentelemetry._logs", "Logger", "otel_context.log_records (annotations)"
 )
 LOGS_PROVIDER: Final = PrivateName(
-    API, "opentelemetry._logs", "LoggerProvider", "otel_context.export (annotations)"
+    API, "opentelemetry._logs", "LoggerProvider", "otel_context.log_records (annotations)"
 )
 LOGS_SDK_RECORD: Final = PrivateName(
-    SDK, "opentelemetry.sdk._logs", "ReadableLogRecord", "otel_context.providers (annotations)"
+    SDK, "opentelemetry.sdk._logs", "ReadableLogRecord", "otel_context.sdk (annotations)"
 )
 LOGS_SDK_EXPORTER: Final = PrivateName(
     SDK,
     "opentelemetry.sdk._logs.export",
     "LogRecordExporter",
-    "otel_context.providers (annotations)",
+    "otel_context.sdk (annotations)",
 )
 
 #: Every private name otel_context reads, by the part of otel_context that needs it.

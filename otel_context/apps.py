@@ -24,13 +24,13 @@ class OtelContextConfig(AppConfig):
 
     def ready(self) -> None:
         """Instrument Django (the handler builds its middleware chain after this)."""
-        from otel_context import _default_providers  # noqa: PLC0415
         from otel_context.conf import ConfigurationError  # noqa: PLC0415
         from otel_context.django import (  # noqa: PLC0415 - importing registers the checks
             checks,
             placement,  # noqa: F401
         )
         from otel_context.django.instrumentation import instrument  # noqa: PLC0415
+        from otel_context.sdk import _default_provider  # noqa: PLC0415
 
         setting_changed.connect(_on_setting_changed, dispatch_uid="otel_context.conf")
         checks.refuse_asgi_without_extra()
@@ -39,4 +39,4 @@ class OtelContextConfig(AppConfig):
         # fails with one line when it builds its handler (checks.require_usable_config).
         with contextlib.suppress(ConfigurationError):
             instrument()
-        _default_providers.arm()  # a provider at the first request, if none is set by then
+        _default_provider.arm()  # a provider at the first request, if none is set by then

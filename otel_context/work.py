@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 
-from otel_context import _default_providers, correlation
+from otel_context import correlation
 from otel_context.attributes import CORRELATION_ID, dotted
 from otel_context.conf import get_config
 from otel_context.scope import RequestScope, scoped
+from otel_context.sdk import _default_provider
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,8 +32,8 @@ def background(name: str, **ids: object) -> Iterator[RequestScope]:
 
     .. versionadded:: 0.1.0
     """
-    if _default_providers.armed:  # a management command's first span
-        _default_providers.set_up()
+    if _default_provider.armed:  # a management command's first span
+        _default_provider.set_up()
     config = get_config()
     given = {dotted(key): value for key, value in ids.items()}
     given.setdefault(CORRELATION_ID, correlation.generate(config.correlation_id_generator))

@@ -26,7 +26,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.util._once import Once
 
-from otel_context import providers as providers_module
+from otel_context.sdk import providers as providers_module
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -21,7 +21,8 @@ from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
 import otel_context
 import otel_context.celery
-from otel_context import tasks
+import otel_context.celery.hooks
+from otel_context import task_carrier as tasks
 from otel_context.propagation import parse_baggage
 from otel_context.scope import RequestScope, scoped
 
@@ -99,7 +100,7 @@ class TestInstrument:
     def test_our_handlers_run_after_the_instrumentors(self) -> None:
         """Our prerun needs the task span the instrumentor's prerun makes current."""
         receivers = _receivers(signals.task_prerun)
-        ours = receivers.index(otel_context.celery._on_prerun)
+        ours = receivers.index(otel_context.celery.hooks.on_prerun)
         theirs = next(
             i
             for i, r in enumerate(receivers)
@@ -111,8 +112,8 @@ class TestInstrument:
         """A second instrument() is harmless: one handler each, still after the instrumentor."""
         otel_context.celery.instrument()
         receivers = _receivers(signals.task_postrun)
-        assert receivers.count(otel_context.celery._on_postrun) == 1
-        assert receivers[-1] is otel_context.celery._on_postrun
+        assert receivers.count(otel_context.celery.hooks.on_postrun) == 1
+        assert receivers[-1] is otel_context.celery.hooks.on_postrun
 
     def test_uninstrument_leaves_an_instrumentor_it_did_not_enable(
         self, provider: TracerProvider
@@ -124,7 +125,7 @@ class TestInstrument:
             otel_context.celery.instrument()
             otel_context.celery.uninstrument()
             assert CeleryInstrumentor().is_instrumented_by_opentelemetry
-            assert otel_context.celery._on_prerun not in _receivers(signals.task_prerun)
+            assert otel_context.celery.hooks.on_prerun not in _receivers(signals.task_prerun)
         finally:
             CeleryInstrumentor().uninstrument()
             otel_context.celery.instrument()  # what the fixture's teardown undoes
@@ -155,8 +156,8 @@ class TestPublish:
     def test_nothing_to_carry_adds_no_header(self) -> None:
         """No span and no scope (e.g. publishing without the instrumentor): no header."""
         headers: dict[str, object] = {}
-        otel_context.celery._on_publish(headers=headers)
-        otel_context.celery._on_publish(headers=None)
+        otel_context.celery.hooks.on_publish(headers=headers)
+        otel_context.celery.hooks.on_publish(headers=None)
         assert headers == {}
 
     def test_a_failing_capture_never_breaks_publishing(
@@ -170,7 +171,7 @@ class TestPublish:
 
         monkeypatch.setattr(tasks, "capture", broken)
         headers: dict[str, object] = {}
-        otel_context.celery._on_publish(headers=headers)
+        otel_context.celery.hooks.on_publish(headers=headers)
         assert headers == {}
         assert "adding the task context header failed" in caplog.text
 
@@ -280,8 +281,8 @@ class TestWorker:
                 msg = "no request"
                 raise RuntimeError(msg)
 
-        otel_context.celery._on_prerun(task=Broken())
-        otel_context.celery._on_postrun(task=Broken())
-        otel_context.celery._on_postrun(task=None)
+        otel_context.celery.hooks.on_prerun(task=Broken())
+        otel_context.celery.hooks.on_postrun(task=Broken())
+        otel_context.celery.hooks.on_postrun(task=None)
         assert "restoring the task context failed" in caplog.text
         assert "detaching the task context failed" in caplog.text

@@ -1,4 +1,4 @@
-"""otel_context/_default_providers.py and truthful trace fields without a span of our own."""
+"""otel_context/sdk/_default_provider.py and truthful trace fields without a span of our own."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from otel_context import OTelContextFilter, StructlogOTelProcessor, _default_providers, conf
-from otel_context import providers as providers_module
+from otel_context import OTelContextFilter, StructlogOTelProcessor, conf
 from otel_context.scope import set_unexported, span_fields
+from otel_context.sdk import _default_provider as _default_providers
+from otel_context.sdk import providers as providers_module
 from tests.otlp_receiver import fresh_global_providers
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider, sampling
 
-from otel_context import export
-from otel_context.export import StructlogOTelLogProcessor, coerce_value, event_attributes
+from otel_context.log_records import StructlogOTelLogProcessor, coerce_value, event_attributes
+from otel_context.log_records import processor as export
 from otel_context.scope import RequestScope, scoped
 from tests.otlp_receiver import fresh_global_providers
 
@@ -314,7 +314,7 @@ class TestNeverRaises:
 
     def test_failure_report_does_not_reenter(self, caplog: pytest.LogCaptureFixture) -> None:
         """A failure while reporting a failure (stdlib routed back to us) is not reported again."""
-        from otel_context import export
+        from otel_context.log_records import processor as export
 
         export._reentry.active = True
         try:
@@ -420,18 +420,21 @@ class TestSpanEvents:
         monkeypatch.setattr(export, "_span_events_noted", False)
         processor = StructlogOTelLogProcessor(sink.provider, span_events=True)
         spans_at_the_note: list[bool] = []
-        note_logger = logging.getLogger(export.__name__)
+        note_logger = logging.getLogger(export._logger.name)
         note_filter = CurrentSpanFilter(spans_at_the_note)
         note_logger.addFilter(note_filter)
         try:
-            with caplog.at_level(logging.DEBUG, logger=export.__name__), warnings.catch_warnings():
+            with (
+                caplog.at_level(logging.DEBUG, logger=export._logger.name),
+                warnings.catch_warnings(),
+            ):
                 warnings.simplefilter("error")
                 with tracer.start_as_current_span("req") as span:
                     processor(None, "info", {"event": "one"})
                     processor(None, "info", {"event": "two"})
         finally:
             note_logger.removeFilter(note_filter)
-        lines = [record for record in caplog.records if record.name == export.__name__]
+        lines = [record for record in caplog.records if record.name == export._logger.name]
         assert [(line.levelno, "OTEP 4430" in line.getMessage()) for line in lines] == [
             (logging.DEBUG, True)
         ]
@@ -449,11 +452,11 @@ class TestSpanEvents:
         """The default, log records only, says nothing."""
         monkeypatch.setattr(export, "_span_events_noted", False)
         with (
-            caplog.at_level(logging.DEBUG, logger=export.__name__),
+            caplog.at_level(logging.DEBUG, logger=export._logger.name),
             tracer.start_as_current_span("r"),
         ):
             emit(sink, {"event": "hi"})
-        assert [record for record in caplog.records if record.name == export.__name__] == []
+        assert [record for record in caplog.records if record.name == export._logger.name] == []
         assert len(sink.records) == 1
 
 

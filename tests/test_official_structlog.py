@@ -11,7 +11,7 @@ import structlog
 from structlog.testing import LogCapture
 
 from otel_context import StructlogOTelLogProcessor, StructlogOTelProcessor
-from otel_context._official_structlog import export_once
+from otel_context.log_records._official_structlog import export_once
 from tests._packages import require
 
 official: Any = require(

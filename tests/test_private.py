@@ -24,6 +24,7 @@ from otel_context.django import checks
 from otel_context.django.instrumentation import instrument, post_instrument
 
 PACKAGE = Path(_private.__file__).parent
+FLASK_HOOKS = "otel_context.flask.hooks"
 
 
 def _installed(name: PrivateName) -> bool:
@@ -128,7 +129,8 @@ class TestLoss:
         _skip_unless_installed(name)
         importlib.import_module("otel_context.flask")
         lose(name, monkeypatch)
-        monkeypatch.delitem(sys.modules, "otel_context.flask")  # restored after the test
+        for module in ("otel_context.flask", "otel_context.flask.instrumentation", FLASK_HOOKS):
+            monkeypatch.delitem(sys.modules, module)  # restored after the test
         # an ImportError: the module imported afresh has its own MissingPrivateNameError class
         with pytest.raises(ImportError, match=name.path.replace(".", r"\.")):
             importlib.import_module("otel_context.flask")
@@ -148,14 +150,14 @@ def test_flask_app_refuses_when_the_instrumentation_function_is_not_found(
     _skip_unless_installed(name)
     import flask
 
-    adapter = importlib.import_module("otel_context.flask")
+    adapter = importlib.import_module("otel_context.flask.instrumentation")
     monkeypatch.setattr(adapter, prefix, "_renamed_in_a_future_release.")
     app = flask.Flask("renamed")
     with pytest.raises(MissingPrivateNameError) as raised:
         adapter.instrument_app(app)
     assert str(raised.value) == _private.message(name)
     assert adapter.EXTENSION not in app.extensions
-    assert adapter._before_request not in app.before_request_funcs[None]
+    assert importlib.import_module(FLASK_HOOKS).before_request not in app.before_request_funcs[None]
 
 
 @pytest.mark.parametrize("name", _private.DJANGO_NAMES, ids=lambda name: name.path)

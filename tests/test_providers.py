@@ -19,9 +19,9 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.trace import SpanKind
 
-from otel_context import RecordClientSpans, conf, providers
+from otel_context import RecordClientSpans, conf
 from otel_context.conf import ConfigurationError
-from otel_context.providers import Providers, configure_providers, shutdown_providers
+from otel_context.sdk import Providers, configure_providers, providers, shutdown_providers
 from tests.otlp_receiver import closed_port, fresh_global_providers, http_receiver
 
 if TYPE_CHECKING:

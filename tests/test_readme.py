@@ -1,4 +1,4 @@
-"""The settings table (docs/settings.md) is the configuration in otel_context/conf.py."""
+"""The settings table (docs/settings.md) is the configuration in otel_context/options.py."""
 
 from __future__ import annotations
 

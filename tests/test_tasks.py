@@ -17,7 +17,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 
 import otel_context
-from otel_context import conf, tasks
+from otel_context import conf
+from otel_context import task_carrier as tasks
 from otel_context.propagation import parse_baggage
 from otel_context.scope import RequestScope, scoped
 

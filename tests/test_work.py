@@ -6,7 +6,7 @@ import structlog
 from opentelemetry import trace
 
 import otel_context
-from otel_context import tasks
+from otel_context import task_carrier as tasks
 from otel_context.work import background
 
 log = structlog.get_logger("tests.work")

@@ -19,14 +19,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from otel_context import _default_providers, _private
-from otel_context._official_structlog import TAKEN_OUT, export_once
+from otel_context import _private
 from otel_context.conf import ConfigurationError
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
 from otel_context.django.middleware import CORRELATION_PATH
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
+from otel_context.log_records._official_structlog import TAKEN_OUT, export_once
 from otel_context.propagation import install_propagator, prepare
+from otel_context.sdk import _default_provider
 
 _logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -105,8 +106,8 @@ def _install_hooks(**instrument_kwargs: Any) -> None:
 def _guarded(call: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     @functools.wraps(call)
     def __call__(self: Any, request: Any) -> Any:  # noqa: N807 - it replaces __call__
-        if _default_providers.armed:  # the first request: before the server span starts
-            _default_providers.set_up()
+        if _default_provider.armed:  # the first request: before the server span starts
+            _default_provider.set_up()
         try:
             return call(self, request)
         except BaseException as error:  # CancelledError: an ASGI client disconnect
@@ -282,6 +283,6 @@ def post_instrument() -> None:
         django_tasks.instrument()
         if export_once():
             _report(TAKEN_OUT, logging.WARNING)
-        _default_providers.arm()
+        _default_provider.arm()
     except Exception:
         _logger.exception("otel_context: zero-code set-up failed; Django requests have no ids")

@@ -243,7 +243,7 @@ def sampling_problems(
         processors: structlog's processors (empty when structlog is not configured).
         hold_lines: ``HOLD_LINES``.
     """
-    from otel_context.export import StructlogOTelLogProcessor  # noqa: PLC0415
+    from otel_context.log_records import StructlogOTelLogProcessor  # noqa: PLC0415
     from otel_context.log_sampling import LogSamplingFilter, LogSamplingProcessor  # noqa: PLC0415
     from otel_context.processors import is_renderer  # noqa: PLC0415
 

@@ -2,12 +2,12 @@
 
 A task enqueued inside a request runs with that request's ``correlation.id`` and
 identifiers, in its trace: request span -> ``enqueue/<task>`` (producer) -> ``run/<task>``,
-as the Celery path does. The carrier is :func:`otel_context.tasks.capture`'s (about 180
-bytes of JSON), validated on the way out as any carrier is (:func:`otel_context.tasks.read`).
+as the Celery path does. The carrier is :func:`otel_context.task_carrier.capture`'s (about 180
+bytes of JSON), validated on the way out as any carrier is (:func:`otel_context.task_carrier.read`).
 
 ``django.tasks`` keeps nothing but the arguments of a task, and every backend stores them
 (they must be JSON), so the carrier travels as one more keyword argument,
-:data:`~otel_context.tasks.CARRIER_KEY`. It is added in ``Task.enqueue``/``aenqueue`` and
+:data:`~otel_context.task_carrier.CARRIER_KEY`. It is added in ``Task.enqueue``/``aenqueue`` and
 taken out again in ``Task.call``/``acall``, which backends call to run a task (the immediate
 backend, ``django-tasks-db``'s worker), so the task function never sees it unless it
 declares a parameter of that name. A ``TaskResult``'s ``kwargs`` show it. A task without a
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from opentelemetry import trace
 
-from otel_context import tasks
+from otel_context import task_carrier
 from otel_context.scope import current_scope
 from otel_context.work import TRACER_NAME
 
@@ -124,9 +124,9 @@ def uninstrument() -> None:
 
 def _with_carrier(kwargs: dict[str, Any]) -> dict[str, Any]:
     """*kwargs* plus the carrier; a carrier the caller passed itself is left alone."""
-    if tasks.CARRIER_KEY in kwargs:
+    if task_carrier.CARRIER_KEY in kwargs:
         return kwargs
-    return {**kwargs, tasks.CARRIER_KEY: tasks.capture()}  # capture() never raises
+    return {**kwargs, task_carrier.CARRIER_KEY: task_carrier.capture()}  # capture() never raises
 
 
 def _producer_span(task: _Task) -> contextlib.AbstractContextManager[trace.Span]:
@@ -164,25 +164,25 @@ def _aenqueue(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _take_carrier(task: _Task, kwargs: dict[str, Any]) -> tuple[bool, object]:
     """Whether *kwargs* hold a carrier, and the carrier, removed unless the function wants it."""
-    if tasks.CARRIER_KEY not in kwargs:
+    if task_carrier.CARRIER_KEY not in kwargs:
         return False, None
     if _declares_carrier(task.func):
-        return True, kwargs[tasks.CARRIER_KEY]
-    return True, kwargs.pop(tasks.CARRIER_KEY)
+        return True, kwargs[task_carrier.CARRIER_KEY]
+    return True, kwargs.pop(task_carrier.CARRIER_KEY)
 
 
 @functools.lru_cache(maxsize=512)
 def _declares_carrier(func: Callable[..., Any]) -> bool:
     try:
-        return tasks.CARRIER_KEY in inspect.signature(func).parameters
+        return task_carrier.CARRIER_KEY in inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
 
 
 def _restored(task: _Task, stack: contextlib.ExitStack, carrier: object) -> None:
-    """Enter :func:`otel_context.tasks.restore` on *stack*; a failure only loses the ids."""
+    """Enter :func:`otel_context.task_carrier.restore` on *stack*; a failure only loses the ids."""
     try:
-        stack.enter_context(tasks.restore(carrier, span_name=f"run/{task.module_path}"))
+        stack.enter_context(task_carrier.restore(carrier, span_name=f"run/{task.module_path}"))
     except Exception:
         _logger.exception("otel_context: restoring the task context failed; no ids on its logs")
 

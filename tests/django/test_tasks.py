@@ -17,7 +17,7 @@ import pytest
 from django.test import Client, override_settings
 from opentelemetry import trace
 
-from otel_context import tasks
+from otel_context import task_carrier as tasks
 from otel_context.django import tasks as django_tasks
 from otel_context.propagation import parse_baggage
 from otel_context.scope import RequestScope, current_scope, scoped

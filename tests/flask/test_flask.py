@@ -23,6 +23,7 @@ import otel_context as oc
 from otel_context import conf
 from otel_context import flask as adapter
 from otel_context import request as lifecycle
+from otel_context.flask import hooks
 from otel_context.scope import current_scope
 from otel_context.stdlib import OTelContextFilter
 from tests.flask.app import OPTIONS, create_app
@@ -637,7 +638,7 @@ class TestInstrumentApp:
         adapter.instrument_app(app)
         functions = app.teardown_request_funcs[None]
         assert functions[0] is early
-        assert functions[2] is adapter._teardown_request
+        assert functions[2] is hooks.teardown_request
         assert functions[3] is late
 
     def test_joins_apps_built_after_a_global_instrument(
@@ -650,7 +651,7 @@ class TestInstrumentApp:
             app = create_app()
         finally:
             instrumentor.uninstrument()
-        assert app.teardown_request_funcs[None][1] is adapter._teardown_request
+        assert app.teardown_request_funcs[None][1] is hooks.teardown_request
         response = app.test_client().get("/raises", headers={"Correlation-Id": "glob-1"})
         assert response.headers["Correlation-Id"] == "glob-1"
         assert _by_event(events, "view.before_raise")["correlation.id"] == "glob-1"

@@ -21,7 +21,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExportResult
 
 from otel_context import StructlogOTelProcessor
-from otel_context.export import StructlogOTelLogProcessor
+from otel_context.log_records import StructlogOTelLogProcessor
 from tests.otlp_receiver import http_receiver
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ import structlog
 from opentelemetry import trace
 
 from otel_context import StructlogOTelProcessor
-from otel_context.export import StructlogOTelLogProcessor
-from otel_context.providers import configure_providers, shutdown_providers
+from otel_context.log_records import StructlogOTelLogProcessor
 from otel_context.scope import RequestScope, scoped
+from otel_context.sdk import configure_providers, shutdown_providers
 from tests.otlp_receiver import closed_port, fresh_global_providers, grpc_receiver, http_receiver
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class TestCollectorDown:
         script = textwrap.dedent(
             """
             from opentelemetry import trace
-            from otel_context.providers import configure_providers
+            from otel_context.sdk import configure_providers
 
             configure_providers()
             tracer = trace.get_tracer("exit")

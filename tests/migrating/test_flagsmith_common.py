@@ -21,7 +21,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
 from otel_context import StructlogOTelProcessor
-from otel_context.export import StructlogOTelLogProcessor
+from otel_context.log_records import StructlogOTelLogProcessor
 from tests._packages import require
 from tests.migrating.conftest import logged_in, middleware
 

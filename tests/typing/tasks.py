@@ -1,4 +1,4 @@
-"""Documented usage of otel_context.tasks and otel_context.celery; mypy --strict accepts it."""
+"""Documented usage of otel_context.task_carrier and .celery; mypy --strict accepts it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import otel_context.celery
-from otel_context import tasks
+from otel_context import task_carrier as tasks
 
 
 def enqueue(save_row: Any) -> None:

@@ -34,11 +34,12 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_context.conf import ConfigurationError, get_config, startup_option
-from otel_context.providers import HTTP_PROTOBUF, configure_providers
 from otel_context.sampling import sampler_from_env
 from otel_context.scope import set_unexported
+from otel_context.sdk.providers import HTTP_PROTOBUF, configure_providers
 
-_logger = logging.getLogger(__name__)
+# The logger keeps the name it had before the code moved here: filters on it still apply.
+_logger = logging.getLogger("otel_context._default_providers")
 _lock = threading.Lock()
 #: True from the app's ready() until the first request decided; read on every request.
 armed = False

@@ -35,7 +35,7 @@ def _is_official(processor: object) -> bool:
 
 
 def _is_ours(processor: object) -> bool:
-    from otel_context.export import StructlogOTelLogProcessor  # noqa: PLC0415 - import cycle
+    from otel_context.log_records.processor import StructlogOTelLogProcessor  # noqa: PLC0415 - import cycle
 
     return isinstance(processor, StructlogOTelLogProcessor)
 

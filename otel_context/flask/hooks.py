@@ -1,23 +1,10 @@
-"""Flask adapter: the request scope of :mod:`otel_context.request` around every Flask request.
+"""The request functions and the WSGI layer that :func:`~otel_context.flask.instrument_app` adds.
 
-:func:`instrument_app` adds three things to an app instrumented by
-``opentelemetry-instrumentation-flask`` (it instruments the app itself if nothing has):
-
-* a ``before_request`` function placed right after the instrumentation's own: the span is
-  current and the request routed, so it filters inbound baggage and attaches the scope
-  (:func:`otel_context.request.begin`), then binds URL-kwarg and resolver ids;
-* an ``after_request`` function that hands a streamed body the scope under a child span,
-  ``<server span name> stream`` (:mod:`otel_context.streaming`), so its chunks carry the ids;
-* a ``teardown_request`` function placed right after the instrumentation's own, so Flask
-  (which runs teardown functions in reverse order) ends the scope just before the
-  instrumentation ends the span and detaches its context: last in, first out;
-* an outermost WSGI layer that echoes the correlation id on every response the app starts
-  (500s from unhandled exceptions too; a header the app set itself is left as it is) and,
-  should a teardown function raise and skip ours, closes the scope and restores the context
-  the request found.
-
-Not the instrumentation's ``request_hook``: it runs before the span is current, and an app
-already instrumented (e.g. by ``opentelemetry-instrument``) has its hooks sealed in closures.
+``before_request`` attaches the request scope (:func:`otel_context.request.begin`) and binds
+URL-kwarg and resolver ids; ``after_request`` hands a streamed body the scope;
+``teardown_request`` ends the scope just before the instrumentation ends the span;
+:class:`ContextGuard`, the outermost WSGI layer, echoes the correlation id and restores the
+context a request found if a teardown function raised and skipped ours.
 
 .. versionadded:: 0.1.0
 """
@@ -26,14 +13,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import flask
 from opentelemetry import context as otel_context
-from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from werkzeug.wsgi import ClosingIterator
 
 from otel_context import _private
@@ -41,7 +26,6 @@ from otel_context import request as lifecycle
 from otel_context._url_kwargs import Route, view_path
 from otel_context.conf import get_config
 from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
-from otel_context.propagation import prepare
 from otel_context.streaming import ScopedChunks, hand_over
 
 if TYPE_CHECKING:
@@ -54,33 +38,24 @@ if TYPE_CHECKING:
     from otel_context._url_kwargs import UrlKwargs
     from otel_context.conf import Config
 
-__all__ = ["instrument_app"]
+__all__ = [
+    "STATE_KEY",
+    "ContextGuard",
+    "RequestState",
+    "after_request",
+    "before_request",
+    "teardown_request",
+]
 
-_logger = logging.getLogger(__name__)
+# The logger keeps the name it had before the code moved here: filters on it still apply.
+_logger = logging.getLogger("otel_context.flask")
 _private.require(_private.FLASK_NAMES)  # all missing ones in one error, at import
 # The instrumentation's WSGI environ keys, per request: the server span it started (absent:
 # the request is not traced) and the ``use_span`` activation its teardown exits.
 _ENVIRON_SPAN_KEY: Final[str] = _private.resolve(_private.FLASK_SPAN_KEY)
 _ENVIRON_ACTIVATION_KEY: Final[str] = _private.resolve(_private.FLASK_ACTIVATION_KEY)
-#: The ``__qualname__`` prefixes of the instrumentation's request functions (it keeps no
-#: reference to its teardown function on every path): ours go right after each.
-_BEFORE_PREFIX: Final[str] = _private.resolve(_private.FLASK_BEFORE_REQUEST).__name__ + "."
-_TEARDOWN_PREFIX: Final[str] = _private.resolve(_private.FLASK_TEARDOWN).__name__ + "."
-_lock = threading.Lock()
 #: The ``environ`` key of a request's :class:`RequestState`.
 STATE_KEY: Final = "otel_context.request"
-#: The ``app.extensions`` key marking an app as set up.
-EXTENSION: Final = "otel_context"
-#: ``instrument_app`` keywords handed to ``FlaskInstrumentor.instrument_app``.
-INSTRUMENTOR_OPTIONS: Final = (
-    "tracer_provider",
-    "meter_provider",
-    "excluded_urls",
-    "enable_commenter",
-    "commenter_options",
-    "request_hook",
-    "response_hook",
-)
 
 
 @dataclass(slots=True)
@@ -132,7 +107,7 @@ def _describe_route(key: Hashable) -> Route:
     return Route(endpoint, "", pattern, view_path(view))
 
 
-def _before_request() -> None:
+def before_request() -> None:
     """Begin the request once it is routed and its span current. Never raises."""
     environ = flask.request.environ
     span: Span | None = environ.get(_ENVIRON_SPAN_KEY)
@@ -162,7 +137,7 @@ def _streams_from_the_app(response: flask.Response) -> bool:
     )
 
 
-def _after_request(response: flask.Response) -> flask.Response:
+def after_request(response: flask.Response) -> flask.Response:
     """Hand a streamed body the request scope, under a ``stream`` child span. Never raises.
 
     The instrumentation ends the server span in its teardown, before the body streams. Not for
@@ -188,7 +163,7 @@ def _after_request(response: flask.Response) -> flask.Response:
     return response
 
 
-def _teardown_request(exc: BaseException | None) -> None:
+def teardown_request(exc: BaseException | None) -> None:
     """End the request's scope, before the instrumentation detaches its context. Never raises."""
     try:
         environ = flask.request.environ
@@ -282,73 +257,3 @@ def _end_abandoned_span(environ: WSGIEnvironment) -> None:
     activation = environ.pop(_ENVIRON_ACTIVATION_KEY, None)
     if activation is not None:
         activation.__exit__(*sys.exc_info())
-
-
-def _insert_after(functions: list[Any], anchor: object, ours: object) -> None:
-    functions.insert(functions.index(anchor) + 1, ours)
-
-
-def _instrumentation_function(functions: list[Any], name: _private.PrivateName) -> object:
-    """The instrumentation's function among *functions*, made by *name*.
-
-    Raises:
-        otel_context._private.MissingPrivateNameError: it is not there; with it, the order
-            of the scope and the span (last in, first out) would be lost.
-    """
-    prefix = _BEFORE_PREFIX if name is _private.FLASK_BEFORE_REQUEST else _TEARDOWN_PREFIX
-    found = [f for f in functions if getattr(f, "__qualname__", "").startswith(prefix)]
-    if not found:
-        raise _private.MissingPrivateNameError(_private.message(name))
-    return found[0]
-
-
-def _register(app: flask.Flask) -> None:
-    before = app.before_request_funcs.setdefault(None, [])
-    teardown = app.teardown_request_funcs.setdefault(None, [])
-    before_anchor = _instrumentation_function(before, _private.FLASK_BEFORE_REQUEST)
-    teardown_anchor = _instrumentation_function(teardown, _private.FLASK_TEARDOWN)
-    _insert_after(before, before_anchor, _before_request)
-    app.after_request_funcs.setdefault(None, []).append(_after_request)
-    _insert_after(teardown, teardown_anchor, _teardown_request)
-    app.wsgi_app = ContextGuard(app.wsgi_app)  # type: ignore[method-assign]
-
-
-def instrument_app(app: flask.Flask, **options: Any) -> None:
-    """Enable otel_context for a Flask app; safe to call more than once.
-
-    Instruments *app* with ``FlaskInstrumentor().instrument_app`` unless it already is (by
-    ``FlaskInstrumentor().instrument()`` or ``opentelemetry-instrument``), then adds
-    otel_context's request functions. Identifiers: ``correlation.id`` from the request
-    headers (validated, echoed on every response); ``URL_KWARGS`` rules on
-    ``request.view_args``; each ``RESOLVERS`` callable ``(flask.Request) -> str | None`` once
-    the request is routed, and once more when the response starts if it found nothing. Flask
-    has no authentication of its own: ``user.id`` is whatever the resolver named ``"user.id"``
-    returns. ``USER_ID_FIELD`` applies to Django only.
-
-    Args:
-        app: The Flask application.
-        **options: Lower-case names of otel_context options (``resolvers``, ``url_kwargs``,
-            ...), set process-wide with :func:`otel_context.conf.configure`; they win over
-            ``OTEL_CONTEXT_*`` environment variables. ``tracer_provider``,
-            ``meter_provider``, ``excluded_urls``, ``enable_commenter``,
-            ``commenter_options``, ``request_hook`` and ``response_hook`` go to
-            ``FlaskInstrumentor.instrument_app`` when otel_context instruments the app.
-
-    Raises:
-        otel_context.conf.ConfigurationError: an option has an unusable value.
-
-    .. versionadded:: 0.1.0
-    """
-    passthrough = {key: options.pop(key) for key in INSTRUMENTOR_OPTIONS if key in options}
-    with _lock:
-        prepare(options)
-        if app.extensions.get(EXTENSION):
-            return
-        if not getattr(app, "_is_instrumented_by_opentelemetry", False):
-            FlaskInstrumentor.instrument_app(app, **passthrough)
-        elif passthrough:
-            _logger.warning(
-                "otel_context: %s already instrumented; ignoring %s", app.name, sorted(passthrough)
-            )
-        _register(app)
-        app.extensions[EXTENSION] = True
