@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import platform
 import statistics
 from datetime import UTC, datetime
@@ -195,6 +196,12 @@ def _notes(run: ConstantRun) -> list[str]:
             f" in a run; {errors} errors (refused, dropped or not 200)"
         ),
     ]
+    sizes = [len(r.latencies) for m in run.measured.values() for r in m.rounds]
+    out.append(
+        f"- Samples per round and configuration: {min(sizes):,}{DASH}{max(sizes):,}; within one"
+        f" round a p99 rests on the {_beyond(min(sizes), 99)} slowest, a p99.9 on the"
+        f" {_beyond(min(sizes), 99.9)} slowest (the pooled figures on {len(run.log)} times as many)"
+    )
     loads = [log.load_before[0] for log in run.log]
     if len(loads) > 2 and len(set(loads)) > 1:
         keys = ("plain", "full")
@@ -206,6 +213,11 @@ def _notes(run: ConstantRun) -> list[str]:
             f" tracing p99 ratio: r = {statistics.correlation(loads, ratio):+.2f}"
         )
     return out
+
+
+def _beyond(count: int, pct: float) -> int:
+    """How many of *count* samples lie at or above the nearest-rank *pct* percentile."""
+    return count - max(math.ceil(pct / 100 * count - 1e-9), 1) + 1
 
 
 def render(run: ConstantRun, rng: random.Random) -> str:
