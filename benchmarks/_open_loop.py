@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,8 +23,12 @@ from benchmarks._latency import schedule
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
 #: How long before a due time :func:`until` stops waiting on the event loop (seconds).
 SPIN = 0.0015
+#: A keep-alive connection idle this long is not reused (seconds; gunicorn's default is 2).
+IDLE = 1.0
 #: Raised by a connection the server has closed (an idle keep-alive connection it timed out).
 DROPPED = (ConnectionError, asyncio.IncompleteReadError, EOFError)
 
@@ -50,30 +55,43 @@ class Recording:
 
     latencies: list[float] = field(default_factory=list)  # scheduled send -> response read
     lags: list[float] = field(default_factory=list)  # scheduled send -> actually sent
-    errors: int = 0  # refused, dropped mid-response or not 200
+    errors: Counter[str] = field(default_factory=Counter)  # refused, dropped, not 200
     connections: int = 0  # opened during the run
     seconds: float = 0.0  # first scheduled send -> last response
 
 
 class _Pool:
-    """Idle keep-alive connections to one target, most recently used first."""
+    """Idle keep-alive connections to one target, most recently used first.
+
+    A connection idle longer than :data:`IDLE` is closed rather than reused: gunicorn closes
+    keep-alive connections after ``keepalive`` seconds (2 by default), and a request sent on
+    one it has just closed fails.
+    """
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.opened = 0
 
-    async def take(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
-        """An idle connection (``reused=True``) or a new one."""
-        if self.idle:
-            return (*self.idle.pop(), True)
+    async def take(self, *, fresh: bool = False) -> tuple[Connection, bool]:
+        """An idle connection (``reused=True``) or, if none or *fresh*, a new one."""
+        now = time.monotonic()
+        while self.idle and not fresh:
+            reader, writer, since = self.idle.pop()
+            if now - since < IDLE:
+                return (reader, writer), True
+            writer.close()
         reader, writer = await asyncio.open_connection(self.target.host, self.target.port)
         self.opened += 1
-        return reader, writer, False
+        return (reader, writer), False
+
+    def give(self, connection: Connection) -> None:
+        """Put *connection* back, idle from now."""
+        self.idle.append((*connection, time.monotonic()))
 
     def close(self) -> None:
         """Close every idle connection."""
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle.clear()
 
@@ -89,23 +107,31 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return -1 if fields.get("connection") == "close" else status
 
 
-async def request(pool: _Pool) -> bool:
-    """One request on a pooled connection (retried once on a fresh one if a stale one drops)."""
-    for _ in range(2):
-        reader, writer, reused = await pool.take()
+async def request(pool: _Pool) -> str | None:
+    """One request on a pooled connection; ``None`` if it got 200, else what went wrong.
+
+    A reused connection that drops is retried once on a new one (the server may have closed
+    it idle just as the request went out).
+    """
+    fresh = False
+    while True:
+        connection, reused = await pool.take(fresh=fresh)
         try:
-            status = await _exchange(reader, writer, pool.target.request)
-        except DROPPED:
-            writer.close()
+            status = await _exchange(*connection, pool.target.request)
+        except DROPPED as error:
+            connection[1].close()
             if reused:
+                fresh = True
                 continue
-            return False
+            return type(error).__name__
+        except OSError as error:
+            connection[1].close()
+            return type(error).__name__
         if status == -1:
-            writer.close()
-            return True
-        pool.idle.append((reader, writer))
-        return status == 200
-    return False
+            connection[1].close()
+            return None
+        pool.give(connection)
+        return None if status == 200 else f"status {status}"
 
 
 async def until(loop: asyncio.AbstractEventLoop, due: float) -> None:
@@ -129,11 +155,12 @@ async def _constant(target: Target, rate: float, seconds: float, cap: int) -> Re
         async with limit:
             recording.lags.append(loop.time() - due)
             try:
-                ok = await request(pool)
-            except OSError:
-                ok = False
+                error = await request(pool)
+            except OSError as exc:  # connecting failed
+                error = type(exc).__name__
             recording.latencies.append(loop.time() - due)
-            recording.errors += not ok
+            if error is not None:
+                recording.errors[error] += 1
 
     start = loop.time() + 0.05
     tasks = []
@@ -154,7 +181,7 @@ async def _closed(target: Target, connections: int, seconds: float) -> tuple[int
     async def client() -> None:
         pool = _Pool(target)
         while loop.time() < stop:
-            ok = await request(pool)  # not `done[0] += await ...`: that reads done[0] first
+            ok = await request(pool) is None  # not `done[0] += await ...`: reads done[0] first
             done[0] += ok
         pool.close()
 

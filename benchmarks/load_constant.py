@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -61,7 +62,7 @@ class Plan:
     client_cpu: int = 1
 
 
-FULL: Final = Plan(rounds=14, seconds=10, warmup=5, capacity_seconds=4)
+FULL: Final = Plan(rounds=20, seconds=7, warmup=5, capacity_seconds=4)
 QUICK: Final = Plan(rounds=3, seconds=3, warmup=2, capacity_seconds=2)
 
 
@@ -98,6 +99,7 @@ class ConstantRun:
     load_before: str = ""
     load_after: str = ""
     seconds: float = 0.0
+    errors: Counter[str] = field(default_factory=Counter)
 
 
 @contextlib.contextmanager
@@ -195,7 +197,8 @@ def record(run: ConstantRun, key: str, seconds: float, *, keep: bool) -> None:
     measured = run.measured[key]
     recording = constant_rate(measured.target, run.rate, seconds)
     measured.server.requests += len(recording.latencies)
-    measured.server.errors += recording.errors
+    measured.server.errors += recording.errors.total()
+    run.errors.update(recording.errors)
     if keep:
         measured.rounds.append(recording)
     time.sleep(0.3)  # the span exporter's batch, off the next configuration's clock
@@ -206,7 +209,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load_constant", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run")
     parser.add_argument("--rate", type=float, default=None, help="requests/s (default: measured)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 14)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 20)")
     parser.add_argument("--seconds", type=float, default=None, help="per configuration per round")
     parser.add_argument("--seed", type=int, default=None, help="seed of the shuffles")
     parser.add_argument("--output", type=Path, default=None, help="Markdown file to update")
