@@ -27,6 +27,8 @@ Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 #: How long before a due time :func:`until` stops waiting on the event loop (seconds).
 SPIN = 0.0015
+#: A request not answered within this many seconds is an error (``"timeout"``).
+TIMEOUT = 10.0
 #: A keep-alive connection idle this long is not reused (seconds; gunicorn's default is 2).
 IDLE = 1.0
 #: Raised by a connection the server has closed (an idle keep-alive connection it timed out).
@@ -134,6 +136,17 @@ async def request(pool: _Pool) -> str | None:
         return None if status == 200 else f"status {status}"
 
 
+async def guarded(pool: _Pool) -> str | None:
+    """:func:`request`, with a failed connect or no answer within :data:`TIMEOUT` an error."""
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            return await request(pool)
+    except TimeoutError:
+        return "timeout"
+    except OSError as error:  # connecting failed
+        return type(error).__name__
+
+
 async def until(loop: asyncio.AbstractEventLoop, due: float) -> None:
     """Return at *due* (``loop.time()``), to about 0.1 ms.
 
@@ -154,10 +167,7 @@ async def _constant(target: Target, rate: float, seconds: float, cap: int) -> Re
     async def one(due: float) -> None:
         async with limit:
             recording.lags.append(loop.time() - due)
-            try:
-                error = await request(pool)
-            except OSError as exc:  # connecting failed
-                error = type(exc).__name__
+            error = await guarded(pool)
             recording.latencies.append(loop.time() - due)
             if error is not None:
                 recording.errors[error] += 1
@@ -181,7 +191,7 @@ async def _closed(target: Target, connections: int, seconds: float) -> tuple[int
     async def client() -> None:
         pool = _Pool(target)
         while loop.time() < stop:
-            ok = await request(pool) is None  # not `done[0] += await ...`: reads done[0] first
+            ok = await guarded(pool) is None  # not `done[0] += await ...`: reads done[0] first
             done[0] += ok
         pool.close()
 
