@@ -29,6 +29,13 @@ def schedule(start: float, rate: float, seconds: float) -> list[float]:
     return [start + i / rate for i in range(count)]
 
 
+def offered_rate(capacity: float, fraction: float) -> float:
+    """*fraction* of *capacity* (req/s), rounded to 10 req/s above 50 and to 1 below (min 1)."""
+    value = fraction * capacity
+    step = 10 if value >= 50 else 1
+    return float(max(1, round(value / step) * step))
+
+
 def percentile(ordered: Sequence[float], pct: float) -> float:
     """The nearest-rank *pct* percentile of *ordered* (sorted ascending, non-empty).
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from benchmarks import _load_report
+from benchmarks._latency import offered_rate
 from benchmarks._load_constant_report import render
 from benchmarks._load_wrk import children, load_average
 from benchmarks._open_loop import Recording, Target, closed_loop, constant_rate
@@ -176,7 +177,7 @@ def measure(run: ConstantRun, rng: random.Random, rate: float | None) -> None:
                 closed_loop(m.target, plan.capacity_connections, plan.capacity_seconds)
             )
     slowest = min(statistics.median(m.capacity) for m in run.measured.values())
-    run.rate = rate if rate is not None else max(10.0, round(plan.fraction * slowest / 10) * 10)
+    run.rate = rate if rate is not None else offered_rate(slowest, plan.fraction)
     for key in keys:
         record(run, key, plan.warmup, keep=False)
     for number in range(plan.rounds):

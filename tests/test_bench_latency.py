@@ -10,6 +10,7 @@ import pytest
 from benchmarks._latency import (
     Rounds,
     bootstrap_ratio,
+    offered_rate,
     percentile,
     pooled,
     pooled_ratio,
@@ -33,6 +34,15 @@ class TestSchedule:
         """A rate or duration of zero or less is an error naming both."""
         with pytest.raises(ValueError, match="rate and seconds must be positive"):
             schedule(0.0, rate, seconds)
+
+
+class TestOfferedRate:
+    @pytest.mark.parametrize(
+        ("capacity", "rate"), [(312, 160.0), (28, 14.0), (45, 22.0), (1, 1.0), (0.5, 1.0)]
+    )
+    def test_half_the_capacity_rounded(self, capacity: float, rate: float) -> None:
+        """Half of 312 req/s is offered as 160, half of 28 as 14 (not rounded to 10), never 0."""
+        assert offered_rate(capacity, 0.5) == rate
 
 
 class TestPercentile:
