@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test docs lint typecheck pytest bench clean collector jaeger matrix matrix-lock dist wheel-smoke
+.PHONY: demo test docs lint typecheck pytest bench bench-load-constant clean collector jaeger matrix matrix-lock dist wheel-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,12 @@ bench: $(BENCH_STAMP)
 	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| echo "wrk unavailable: the load figures are skipped"
 	$(BIN)/python -m benchmarks.load
+
+## bench-load-constant: figure D′ alone (about 8 minutes): p50-p99.9 at a constant offered
+##                      rate, coordinated omission corrected, servers on CPU 0 and the load
+##                      generator on CPU 1; writes its section of benchmarks/RESULTS.md
+bench-load-constant: $(STAMP)
+	$(BIN)/python -m benchmarks.load_constant
 
 # ---------------------------------------------------------------- test matrix and release
 # (issue 17) nox, build and twine come from .venv; the cells' Pythons are pyenv's builds.

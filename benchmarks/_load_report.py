@@ -1,8 +1,10 @@
-"""The load benchmark's section of ``benchmarks/RESULTS.md``, kept between two markers.
+"""The load benchmarks' sections of ``benchmarks/RESULTS.md``, each kept between two markers.
 
-``python -m benchmarks.load`` replaces only what lies between :data:`START` and :data:`END`;
-``python -m benchmarks.run`` rewrites the rest of the file and carries the section over
-(:func:`keep_section`), so either command can run without losing the other's figures.
+``python -m benchmarks.load`` replaces only what lies between :data:`START` and :data:`END`
+(figures D and E), ``python -m benchmarks.load_constant`` only what lies between the
+:data:`CONSTANT` markers (figure D′); ``python -m benchmarks.run`` rewrites the rest of the
+file and carries both sections over (:func:`keep_section`), so any of the commands can run
+without losing the others' figures.
 """
 
 from __future__ import annotations
@@ -14,28 +16,37 @@ if TYPE_CHECKING:
 
 START: Final = "<!-- load -->"
 END: Final = "<!-- /load -->"
+#: (start, end) markers of ``python -m benchmarks.load``'s section.
+LOAD: Final = (START, END)
+#: (start, end) markers of ``python -m benchmarks.load_constant``'s section.
+CONSTANT: Final = ("<!-- load-constant -->", "<!-- /load-constant -->")
 
 
-def extract(text: str) -> str | None:
-    """The marked section of *text*, markers included, or ``None`` if it has none."""
-    start = text.find(START)
-    end = text.find(END, start + len(START)) if start >= 0 else -1
+def extract(text: str, marks: tuple[str, str] = LOAD) -> str | None:
+    """The section of *text* between *marks*, markers included, or ``None`` if it has none."""
+    first, last = marks
+    start = text.find(first)
+    end = text.find(last, start + len(first)) if start >= 0 else -1
     if start < 0 or end < 0:
         return None
-    return text[start : end + len(END)]
+    return text[start : end + len(last)]
 
 
-def splice(text: str, section: str) -> str:
-    """*text* with its marked section replaced by *section* (appended if it has none)."""
-    old = extract(text)
+def splice(text: str, section: str, marks: tuple[str, str] = LOAD) -> str:
+    """*text* with its *marks* section replaced by *section* (appended if it has none)."""
+    old = extract(text, marks)
     if old is not None:
         return text.replace(old, section.strip(), 1)
     return text.rstrip("\n") + "\n\n" + section.strip() + "\n"
 
 
 def keep_section(new_text: str, path: Path) -> str:
-    """*new_text* plus the marked section of the file at *path*, if that file has one."""
+    """*new_text* plus each marked section of the file at *path* that *new_text* lacks."""
     if not path.exists():
         return new_text
-    old = extract(path.read_text(encoding="utf-8"))
-    return new_text if old is None or extract(new_text) is not None else splice(new_text, old)
+    existing = path.read_text(encoding="utf-8")
+    for marks in (LOAD, CONSTANT):
+        old = extract(existing, marks)
+        if old is not None and extract(new_text, marks) is None:
+            new_text = splice(new_text, old, marks)
+    return new_text

@@ -423,7 +423,9 @@ def render(run: Run) -> str:
         " order, so a round's ratio compares runs seconds apart. Load: `GET " + PATH + "` with"
         " a seeded user's `Authorization: Token` header; the view logs 3 structlog events and 1"
         " stdlib record, as JSON lines to a file. Shown: medians over rounds, IQR and min"
-        f"{DASH}max. `wrk` shares the 2 CPUs with the servers (and with other processes).",
+        f"{DASH}max. `wrk` shares the 2 CPUs with the servers (and with other processes);"
+        " figure D′ (after E) measures the three configurations again at a constant offered"
+        " rate, the load generator on a CPU of its own.",
         "",
         (
             "- no tracing: `benchmarks/_load_settings_plain.py`, the example settings without the"

@@ -1,0 +1,33 @@
+"""The load benchmarks' marked sections of RESULTS.md (benchmarks/_load_report.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks._load_report import CONSTANT, LOAD, extract, keep_section, splice
+
+D = f"{LOAD[0]}\n## D\nold D\n{LOAD[1]}"
+D_PRIME = f"{CONSTANT[0]}\n## D-prime\nold D-prime\n{CONSTANT[1]}"
+
+
+class TestSections:
+    def test_each_command_replaces_only_its_section(self) -> None:
+        """Writing D-prime leaves D alone, and the other way round."""
+        text = f"# Results\n\n{D}\n\n{D_PRIME}\n"
+        new = splice(text, f"{CONSTANT[0]}\nnew D-prime\n{CONSTANT[1]}", CONSTANT)
+        assert extract(new, LOAD) == D
+        assert extract(new, CONSTANT) == f"{CONSTANT[0]}\nnew D-prime\n{CONSTANT[1]}"
+        assert splice(new, f"{LOAD[0]}\nnew D\n{LOAD[1]}").count("new") == 2
+
+    def test_missing_section_is_appended(self) -> None:
+        """A file without D-prime gets it at the end."""
+        assert splice("# Results\n", D_PRIME, CONSTANT) == f"# Results\n\n{D_PRIME}\n"
+
+    def test_run_keeps_both_load_sections(self, tmp_path: Path) -> None:
+        """benchmarks.run's rewrite carries D and D-prime over from the file it replaces."""
+        path = tmp_path / "RESULTS.md"
+        path.write_text(f"# old A\n\n{D}\n\n{D_PRIME}\n", encoding="utf-8")
+        kept = keep_section("# new A\n", path)
+        assert kept.startswith("# new A")
+        assert extract(kept, LOAD) == D
+        assert extract(kept, CONSTANT) == D_PRIME
