@@ -83,6 +83,7 @@ class Config:
     hold_max_lines: int
     hold_max_bytes: int
     hold_max_process_bytes: int
+    keep_notable_traces: bool
     server_owned: frozenset[str] = field(default=attributes.SERVER_OWNED)
 
 
