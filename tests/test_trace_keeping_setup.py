@@ -147,6 +147,21 @@ class TestDefaultProviders:
         assert [s["name"] for s in by_request["failing"]] == ["db", "GET /"]
         assert by_request["fine"] == []
 
+    def test_a_provider_set_elsewhere_is_named_at_the_first_request(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """No check runs under gunicorn: the first request's decision says it, once."""
+        with fresh_global_providers():
+            theirs = TracerProvider(shutdown_on_exit=False)
+            trace.set_tracer_provider(theirs)
+            monkeypatch.setattr(_default_providers, "armed", True)
+            with caplog.at_level(logging.WARNING, logger="otel_context.trace_keeping"):
+                _default_providers.set_up()
+                _default_providers.set_up()
+            assert trace.get_tracer_provider() is theirs
+        (record,) = caplog.records
+        assert "cannot wrap it" in record.getMessage()
+
 
 @pytest.mark.usefixtures("keep")
 class TestProblems:
