@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Final
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.trace import ProxyTracerProvider, StatusCode
 
-from otel_context.conf import get_config
+from otel_context.conf import get_config, startup_option
 from otel_context.sampling import RecordSampledOut
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def keeping_sampler(sampler: Sampler) -> Sampler:
 
     .. versionadded:: 0.1.0
     """
-    if not get_config().keep_notable_traces or isinstance(sampler, RecordSampledOut):
+    if not startup_option("keep_notable_traces") or isinstance(sampler, RecordSampledOut):
         return sampler
     return RecordSampledOut(sampler)
 
@@ -87,11 +87,11 @@ def add_keeper(
 
     .. versionadded:: 0.1.0
     """
-    config = get_config()
-    if not config.keep_notable_traces:
+    if not startup_option("keep_notable_traces"):
         return None
     span_exporter = exporter()
-    provider.add_span_processor(KeepNotableTraces(span_exporter, slow_ms=config.hold_slow_ms))
+    slow_ms = startup_option("hold_slow_ms")
+    provider.add_span_processor(KeepNotableTraces(span_exporter, slow_ms=slow_ms))
     return span_exporter
 
 
