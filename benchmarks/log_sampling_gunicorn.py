@@ -16,7 +16,9 @@ Variants, each on a fresh server, alternated ``ROUNDS`` times so drift hits them
 Counted: the lines each request wrote (by its correlation id), the spans the span file holds
 (the example exports to it; the keeper too), the workers' CPU time (user + system, from
 ``/proc``) over the mix divided by the requests, and the clients' median latency of the fine
-requests. Prints one block a variant and the ratios against ``off``.
+requests. Prints one block a variant and the ratios against ``off``. The CPU figures need a
+quiet machine: on a shared one they drift between runs more than the variants differ
+(``benchmarks.trace_keeping`` counts instructions instead).
 """
 
 from __future__ import annotations

@@ -89,7 +89,6 @@ class TestReadBeforeSettings:
         assert "SPAN_FILE was read before Django's settings were configured" in lines[0]
         assert "Set OTEL_CONTEXT_SPAN_FILE in the environment" in lines[0]
 
-
     def test_trace_keeping_only_in_settings_read_early_is_named(self) -> None:
         """KEEP_NOTABLE_TRACES only in settings, and configure_providers() before them: said."""
         result = _run(
