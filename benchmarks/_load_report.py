@@ -4,7 +4,7 @@
 (figures D and E), ``python -m benchmarks.load_constant`` only what lies between the
 :data:`CONSTANT` markers (figure D′); ``python -m benchmarks.run`` rewrites the rest of the
 file and carries both sections over (:func:`keep_section`), so any of the commands can run
-without losing the others' figures.
+without losing the others' figures. The issue-24 figures (F, :data:`ISSUE24`) are carried too.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ END: Final = "<!-- /load -->"
 LOAD: Final = (START, END)
 #: (start, end) markers of ``python -m benchmarks.load_constant``'s section.
 CONSTANT: Final = ("<!-- load-constant -->", "<!-- /load-constant -->")
+#: (start, end) markers of the issue-24 figures (``python -m benchmarks.log_sampling_gunicorn``
+#: and ``benchmarks.trace_keeping``, written in by hand): figure F.
+ISSUE24: Final = ("<!-- issue24 -->", "<!-- /issue24 -->")
 
 
 def extract(text: str, marks: tuple[str, str] = LOAD) -> str | None:
@@ -45,7 +48,7 @@ def keep_section(new_text: str, path: Path) -> str:
     if not path.exists():
         return new_text
     existing = path.read_text(encoding="utf-8")
-    for marks in (LOAD, CONSTANT):
+    for marks in (LOAD, CONSTANT, ISSUE24):
         old = extract(existing, marks)
         if old is not None and extract(new_text, marks) is None:
             new_text = splice(new_text, old, marks)

@@ -23,6 +23,7 @@ import otel_context
 from example.linefiles import open_line_file
 from otel_context.sampling import sampler_from_env
 from otel_context.sdk import Providers
+from otel_context.trace_keeping import add_keeper, keeping_sampler
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,7 +51,9 @@ def setup_tracing(*, warn: Callable[[str], None], shutdown_on_exit: bool) -> Pro
 
     Spans always go to ``EXAMPLE_SPAN_FILE`` as JSON lines (the demo and the tests read it).
     With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, :func:`otel_context.configure_providers` also
-    exports traces and logs over OTLP. Stop with :func:`shutdown`: bounded, collector up or not.
+    exports traces and logs over OTLP. With ``OTEL_CONTEXT_KEEP_NOTABLE_TRACES``, a sampled-out
+    trace that failed or was slow is kept too (over OTLP when set, else in the file). Stop
+    with :func:`shutdown`: bounded, collector up or not.
 
     Args:
         warn: Reports a configuration problem (e.g. gunicorn's ``server.log.warning``).
@@ -71,12 +74,16 @@ def setup_tracing(*, warn: Callable[[str], None], shutdown_on_exit: bool) -> Pro
     service = os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
     provider = TracerProvider(
         resource=Resource.create({"service.name": service}),
-        sampler=sampler_from_env(),  # sampled-out calls still carry ids to our own hosts
+        # sampled-out calls still carry ids to our own hosts; KEEP_NOTABLE_TRACES records them
+        sampler=keeping_sampler(sampler_from_env()),
         shutdown_on_exit=shutdown_on_exit,
     )
     provider.add_span_processor(BatchSpanProcessor(span_file))
+    path = os.environ.get("EXAMPLE_SPAN_FILE")
+    keeper = add_keeper(provider, lambda: JsonLinesSpanExporter(path))  # the same file
     trace.set_tracer_provider(provider)
-    return Providers(provider, get_logger_provider(), owned=(provider,), exporters=(span_file,))
+    exporters = (span_file,) if keeper is None else (span_file, keeper)
+    return Providers(provider, get_logger_provider(), owned=(provider,), exporters=exporters)
 
 
 def shutdown(providers: Providers | None) -> None:

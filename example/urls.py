@@ -24,4 +24,5 @@ urlpatterns = [
     path("api/v1/sdk/flags/", views.sdk_flags, name="sdk-flags"),
     path("api/v1/boom/", views.boom, name="boom"),
     path("api/v1/async/work/", views.async_work, name="async-work"),
+    path("api/v1/chatter/", views.chatter, name="chatter"),
 ]

@@ -83,6 +83,7 @@ class Config:
     hold_max_lines: int
     hold_max_bytes: int
     hold_max_process_bytes: int
+    keep_notable_traces: bool
     server_owned: frozenset[str] = field(default=attributes.SERVER_OWNED)
 
 
@@ -270,15 +271,17 @@ def _current() -> Config:
     return config
 
 
-def startup_option(name: Literal["span_file", "log_file"]) -> str | None:
+def startup_option(
+    name: Literal["span_file", "log_file", "keep_notable_traces", "hold_slow_ms"],
+) -> Any:
     """The value of option *name* (lower case) for something set up once per process.
 
-    An exporter's file is opened once: read from a provisional configuration, a different
-    value in Django's settings later cannot take effect. That is remembered, and one line
-    at start-up names the option when it happens.
+    An exporter's file is opened once, a provider's span processors are added once: read from
+    a provisional configuration, a different value in Django's settings later cannot take
+    effect. That is remembered, and one line at start-up names the option when it happens.
     """
     config = get_config()
-    value: str | None = getattr(config, name)
+    value = getattr(config, name)
     if config is not _cached:
         _early_reads.setdefault(name, value)
     return value

@@ -219,7 +219,8 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "HOLD_SLOW_MS",
         1000,
         as_int,
-        "A request longer than this (ms) writes its held lines; 0: duration is no trigger.",
+        "A request longer than this (ms) is slow: it writes its held lines, and keeps its trace"
+        " with KEEP_NOTABLE_TRACES; 0: duration is no trigger.",
     ),
     Option(
         "HOLD_MAX_LINES",
@@ -238,5 +239,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
         67108864,
         as_int,
         "Bytes held by all requests of a process at most; beyond, lines are dropped, counted.",
+    ),
+    Option(
+        "KEEP_NOTABLE_TRACES",
+        False,
+        as_bool,
+        "Export this service's spans of a sampled-out request that failed or was slow"
+        " (HOLD_SLOW_MS), in providers otel_context sets up. See Log sampling.",
     ),
 )

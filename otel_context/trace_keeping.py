@@ -1,7 +1,9 @@
 """The trace follows the lines: a sampled-out request that failed or was slow keeps its spans here.
 
 Head sampling decides when a request starts; whether it matters is known when it ends. Two
-pieces, set up by hand on the SDK's ``TracerProvider`` (see docs/sampling.md):
+pieces on the SDK's ``TracerProvider``, put in place by :func:`otel_context.configure_providers`
+(and the provider set up at the first request) when ``KEEP_NOTABLE_TRACES`` is on, through
+:func:`keeping_sampler` and :func:`add_keeper`, or by hand (see docs/sampling.md):
 
 - :class:`RecordSampledOut` wraps the sampler: a span it would drop is recorded instead
   (``RECORD_ONLY``: attributes, events, status), its ``sampled`` flag still off, so no other
@@ -10,8 +12,8 @@ pieces, set up by hand on the SDK's ``TracerProvider`` (see docs/sampling.md):
   root span (the request's, or a task's) ends, then exports them if that root failed (status
   ``ERROR``, or ``http.response.status_code`` 5xx), ran longer than *slow_ms*, or its request's
   held lines were written (``log.held.written``, set by the flight recorder); otherwise they
-  are dropped. Why a request was kept is on its span: ``log.held.written`` (``error``,
-  ``slow``, ``unfinished``) when it held lines, else its status code or duration.
+  are dropped. Why a request was kept is on its exported root span: ``trace.kept``
+  (``error``, ``slow``, or the flight recorder's ``log.held.written``: ``unfinished``, ...).
 
 Only this service's spans are kept: the services downstream decided on their own, from the
 ``traceparent`` they received ("not sampled"). Spans are exported with their ``sampled`` flag
@@ -25,19 +27,100 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
-from opentelemetry.trace import StatusCode
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.trace import ProxyTracerProvider, StatusCode
 
+from otel_context.conf import get_config, startup_option
 from otel_context.sampling import RecordSampledOut
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace.export import SpanExporter
+    from collections.abc import Callable
 
-__all__ = ["KeepNotableTraces", "RecordSampledOut", "why_kept"]
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
+
+__all__ = [
+    "TRACE_KEPT",
+    "KeepNotableTraces",
+    "RecordSampledOut",
+    "add_keeper",
+    "keeping_sampler",
+    "provider_problem",
+    "warn_if_unkept",
+    "why_kept",
+]
 
 _logger = logging.getLogger(__name__)
+#: Span attribute of the exported local root of a kept sampled-out trace: why it was kept.
+TRACE_KEPT: Final = "trace.kept"
+#: How to assemble trace keeping by hand, for the check and the start-up warning.
+BY_HAND: Final = (
+    "Build the provider with TracerProvider(sampler=RecordSampledOut(<your sampler>)) and add "
+    "KeepNotableTraces(<a span exporter>, slow_ms=<HOLD_SLOW_MS>) to it (from "
+    "otel_context.trace_keeping; docs/sampling.md), or leave the set-up to configure_providers()."
+)
+
+
+def keeping_sampler(sampler: Sampler) -> Sampler:
+    """*sampler* wrapped in :class:`RecordSampledOut` if ``KEEP_NOTABLE_TRACES`` is on.
+
+    .. versionadded:: 0.1.0
+    """
+    if not startup_option("keep_notable_traces") or isinstance(sampler, RecordSampledOut):
+        return sampler
+    return RecordSampledOut(sampler)
+
+
+def add_keeper(
+    provider: TracerProvider, exporter: Callable[[], SpanExporter]
+) -> SpanExporter | None:
+    """Add :class:`KeepNotableTraces` to *provider* if ``KEEP_NOTABLE_TRACES`` is on.
+
+    Args:
+        provider: A provider whose sampler is :func:`keeping_sampler`'s.
+        exporter: Makes the keeper's own exporter (the same destination as the provider's).
+
+    Returns:
+        The keeper's exporter (to abort at a bounded shutdown), or ``None`` when off.
+
+    .. versionadded:: 0.1.0
+    """
+    if not startup_option("keep_notable_traces"):
+        return None
+    span_exporter = exporter()
+    slow_ms = startup_option("hold_slow_ms")
+    provider.add_span_processor(KeepNotableTraces(span_exporter, slow_ms=slow_ms))
+    return span_exporter
+
+
+def provider_problem(provider: object) -> str | None:
+    """Why ``KEEP_NOTABLE_TRACES`` cannot work with *provider*; ``None`` if it can, or is off.
+
+    A provider nobody has set yet (the API's proxy) is fine: ours is set up later. One whose
+    sampler is a :class:`RecordSampledOut` was assembled for trace keeping (by us or by hand).
+    """
+    if isinstance(provider, ProxyTracerProvider) or not get_config().keep_notable_traces:
+        return None
+    sampler = getattr(provider, "sampler", None)
+    if isinstance(provider, TracerProvider) and isinstance(sampler, RecordSampledOut):
+        return None
+    what = sampler.get_description() if sampler is not None else type(provider).__name__
+    return (
+        f"KEEP_NOTABLE_TRACES is on, but the TracerProvider was set up elsewhere ({what}) and "
+        "otel_context cannot wrap it: a sampled-out request that fails or is slow loses its spans."
+    )
+
+
+def warn_if_unkept(provider: object) -> None:
+    """Log :func:`provider_problem`'s warning, with how to assemble it by hand. Never raises."""
+    try:
+        problem = provider_problem(provider)
+    except Exception:  # a broken configuration is reported elsewhere (E002)
+        return
+    if problem:
+        _logger.warning("otel_context: %s %s", problem, BY_HAND)
 
 
 def why_kept(span: ReadableSpan, slow_ms: int) -> str:
@@ -51,6 +134,24 @@ def why_kept(span: ReadableSpan, slow_ms: int) -> str:
         return written
     took_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1_000_000
     return "slow" if slow_ms and took_ms > slow_ms else ""
+
+
+def marked(span: ReadableSpan, why: str) -> ReadableSpan:
+    """*span* (ended, read-only) as exported, with :data:`TRACE_KEPT` set to *why*."""
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes={**(span.attributes or {}), TRACE_KEPT: why},
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 class KeepNotableTraces(SpanProcessor):
@@ -101,9 +202,10 @@ class KeepNotableTraces(SpanProcessor):
                 spans.append(span)
             if root:
                 del self._pending[context.trace_id]
-        if root and why_kept(span, self._slow_ms):
+        why = why_kept(span, self._slow_ms) if root else ""
+        if why:
             self._idle.clear()
-            self._queue.put(spans)
+            self._queue.put([marked(s, why) if s is span else s for s in spans])
 
     def _run(self) -> None:
         while (spans := self._queue.get()) is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks._load_report import CONSTANT, LOAD, extract, keep_section, splice
+from benchmarks._load_report import CONSTANT, ISSUE24, LOAD, extract, keep_section, splice
 
 D = f"{LOAD[0]}\n## D\nold D\n{LOAD[1]}"
 D_PRIME = f"{CONSTANT[0]}\n## D-prime\nold D-prime\n{CONSTANT[1]}"
@@ -31,3 +31,12 @@ class TestSections:
         assert kept.startswith("# new A")
         assert extract(kept, LOAD) == D
         assert extract(kept, CONSTANT) == D_PRIME
+
+    def test_run_keeps_the_issue24_figures(self, tmp_path: Path) -> None:
+        """Figure F, written in by hand, survives benchmarks.run's rewrite too."""
+        section = f"{ISSUE24[0]}\n## F\nby hand\n{ISSUE24[1]}"
+        path = tmp_path / "RESULTS.md"
+        path.write_text(f"# old A\n\n{D}\n\n{section}\n", encoding="utf-8")
+        kept = keep_section("# new A\n", path)
+        assert extract(kept, ISSUE24) == section
+        assert extract(kept, LOAD) == D

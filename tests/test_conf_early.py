@@ -89,6 +89,18 @@ class TestReadBeforeSettings:
         assert "SPAN_FILE was read before Django's settings were configured" in lines[0]
         assert "Set OTEL_CONTEXT_SPAN_FILE in the environment" in lines[0]
 
+    def test_trace_keeping_only_in_settings_read_early_is_named(self) -> None:
+        """KEEP_NOTABLE_TRACES only in settings, and configure_providers() before them: said."""
+        result = _run(
+            "import otel_context\notel_context.configure_providers()",
+            span_file='"KEEP_NOTABLE_TRACES": True,',
+            check="get_config(); get_config()",
+        )
+        lines = [line for line in result.stderr.splitlines() if line.startswith("otel_context:")]
+        assert len(lines) == 1, result.stderr
+        assert "KEEP_NOTABLE_TRACES was read before Django's settings" in lines[0]
+        assert "Set OTEL_CONTEXT_KEEP_NOTABLE_TRACES in the environment" in lines[0]
+
 
 class TestFastPath:
     def test_the_cached_configuration_is_returned_as_is(self) -> None:

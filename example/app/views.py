@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import requests
 import structlog
@@ -137,3 +138,24 @@ async def async_work(request: HttpRequest) -> HttpResponse:
         raise
     log.info("async.finished")
     return JsonResponse({"identifiers": otel_context.get_identifiers()})
+
+
+@require_GET
+def chatter(request: HttpRequest) -> HttpResponse:
+    """A request of the log-sampling mix (issue 24): ``?lines=`` lines, the last a WARNING.
+
+    ``?sleep_ms=<n>`` pauses after them (slow); ``?fail=1`` then raises (a 500). Anonymous.
+    """
+    try:
+        lines = min(max(int(request.GET.get("lines", "20")), 1), 1000)
+    except ValueError:
+        lines = 20
+    for index in range(lines - 1):
+        log.info("chatter.step", index=index)
+    log.warning("chatter.done", lines=lines)
+    if "sleep_ms" in request.GET:
+        time.sleep(_pause_s(request))
+    if request.GET.get("fail"):
+        msg = "chatter failed on purpose"
+        raise RuntimeError(msg)
+    return HttpResponse("ok", content_type="text/plain")

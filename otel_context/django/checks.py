@@ -27,6 +27,8 @@
   neither ``LogSamplingProcessor`` nor ``LogSamplingFilter`` is installed, or the processor
   comes after ``StructlogOTelLogProcessor`` or the renderer; or ``HOLD_LINES`` is on with
   nothing to hold (the ratio is 1) or without ``FlightRecorder`` around the renderer.
+- ``otel_context.W011``: ``KEEP_NOTABLE_TRACES`` is on, but the ``TracerProvider`` was set up
+  elsewhere without ``RecordSampledOut``: otel_context cannot add trace keeping to it.
 
 .. versionadded:: 0.1.0
 """
@@ -260,3 +262,19 @@ def check_baggage_span_processor(app_configs: Any = None, **kwargs: Any) -> Mess
             id="otel_context.W005",
         )
     ]
+
+
+@checks.register(checks.Tags.compatibility)
+def check_trace_keeping(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """KEEP_NOTABLE_TRACES is on and the tracer provider can keep traces (ours, or by hand)."""
+    from opentelemetry import trace  # noqa: PLC0415
+
+    from otel_context.trace_keeping import BY_HAND, provider_problem  # noqa: PLC0415
+
+    try:
+        problem = provider_problem(trace.get_tracer_provider())
+    except ConfigurationError:
+        return []  # E002 reports it
+    if not problem:
+        return []
+    return [checks.Warning(problem, hint=BY_HAND, id="otel_context.W011")]

@@ -37,6 +37,7 @@ from otel_context.conf import ConfigurationError, get_config, startup_option
 from otel_context.sampling import sampler_from_env
 from otel_context.scope import set_unexported
 from otel_context.sdk.providers import HTTP_PROTOBUF, configure_providers
+from otel_context.trace_keeping import warn_if_unkept
 
 # The logger keeps the name it had before the code moved here: filters on it still apply.
 _logger = logging.getLogger("otel_context._default_providers")
@@ -74,7 +75,9 @@ def set_up() -> None:
 
 
 def _set_up() -> None:
-    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, trace.ProxyTracerProvider):
+        warn_if_unkept(provider)  # KEEP_NOTABLE_TRACES cannot wrap it: say how, once
         return  # the application, gunicorn's post_fork or opentelemetry-instrument set one
     if not get_config().set_up_providers:
         return

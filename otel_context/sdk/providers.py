@@ -41,6 +41,7 @@ from otel_context.sdk._exporters import (
     Options,
 )
 from otel_context.sdk._shutdown import Stoppable, bounded_shutdown
+from otel_context.trace_keeping import add_keeper, keeping_sampler, warn_if_unkept
 
 __all__ = [
     "DEFAULT_EXPORT_TIMEOUT_S",
@@ -149,12 +150,15 @@ def _build(options: Options, resource: Resource, *, set_global: bool) -> Provide
     span_exporter = options.span_exporter() if new_tracer else None
     log_exporter = options.log_exporter() if new_logger else None
     owned: list[TracerProvider | LoggerProvider] = []
+    keeper = None  # KEEP_NOTABLE_TRACES: sampled-out spans recorded, exported if notable
     if span_exporter is not None:
         tracer_provider = TracerProvider(
-            resource=resource, sampler=sampler_from_env(), shutdown_on_exit=False
+            resource=resource, sampler=keeping_sampler(sampler_from_env()), shutdown_on_exit=False
         )
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+        keeper = add_keeper(tracer_provider, options.span_exporter)
         owned.append(tracer_provider)
+    warn_if_unkept(tracer_provider)
     if log_exporter is not None:
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
@@ -163,7 +167,7 @@ def _build(options: Options, resource: Resource, *, set_global: bool) -> Provide
         trace.set_tracer_provider(tracer_provider)
     if set_global and log_exporter is not None:
         _logs.set_logger_provider(logger_provider)
-    exporters: tuple[Stoppable | None, ...] = (span_exporter, log_exporter)
+    exporters: tuple[Stoppable | None, ...] = (span_exporter, log_exporter, keeper)
     return Providers(
         tracer_provider, logger_provider, tuple(owned), tuple(e for e in exporters if e)
     )

@@ -177,7 +177,19 @@ def _every_message(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[Any]:
     finally:
         structlog.reset_defaults()
     settings.OTEL_CONTEXT = {"UNSAMPLED_LOG_RATIO": 0}
-    return messages + placement.check_log_sampling()
+    messages += placement.check_log_sampling()
+    return messages + _trace_keeping_messages(monkeypatch, settings)
+
+
+def _trace_keeping_messages(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[Any]:
+    """W011: KEEP_NOTABLE_TRACES with a provider set up elsewhere, which cannot be wrapped."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    settings.OTEL_CONTEXT = {"KEEP_NOTABLE_TRACES": True}
+    provider = TracerProvider(shutdown_on_exit=False)
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    return checks.check_trace_keeping()
 
 
 def _baggage_processor_messages(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
