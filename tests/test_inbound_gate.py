@@ -56,9 +56,7 @@ class TestGateAtExtract:
     ) -> None:
         """inbound_entries() gives the request hook every entry as extracted; forget() drops it."""
         context = _extract(propagator)
-        assert inbound_entries(context) == dict(
-            item.split("=") for item in SPOOF.split(",")
-        )
+        assert inbound_entries(context) == dict(item.split("=") for item in SPOOF.split(","))
         assert dict(inbound_entries(forget(context))) == dict(baggage.get_all(context))
 
     def test_a_span_processor_copying_all_baggage_gets_no_client_key(
@@ -153,3 +151,34 @@ class TestRequestHookAfterTheGate:
         assert ids["correlation.id"] != "spoofed"
         assert current["colour"] == "blue"
         assert span.attributes[DROPPED_ATTRIBUTE] == 4
+
+
+class TestBaggageLogProcessor:
+    def test_a_record_emitted_in_the_extracted_context_gets_no_client_key(
+        self, propagator: IdentifierPropagator
+    ) -> None:
+        """BaggageLogProcessor(ALLOW_ALL) reads the current baggage: already filtered."""
+        from opentelemetry import context as otel_context
+        from opentelemetry._logs import LogRecord
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+
+        if not hasattr(processors, "BaggageLogProcessor"):
+            pytest.skip("this opentelemetry-processor-baggage has no BaggageLogProcessor")
+        log_export: Any = require("opentelemetry-sdk", "opentelemetry.sdk._logs.export")
+        kind = getattr(log_export, "InMemoryLogRecordExporter", None)
+        exporter = (kind or log_export.InMemoryLogExporter)()
+        provider = LoggerProvider()
+        provider.add_log_record_processor(
+            processors.BaggageLogProcessor(processors.ALLOW_ALL_BAGGAGE_KEYS)
+        )
+        provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+        conf.configure(INBOUND_BAGGAGE_ALLOW=["colour"])
+        token = otel_context.attach(_extract(propagator))
+        try:
+            provider.get_logger("t").emit(LogRecord(body="before the request hook"))
+        finally:
+            otel_context.detach(token)
+        provider.shutdown()
+        (item,) = exporter.get_finished_logs()
+        assert dict(getattr(item, "log_record", item).attributes or {}) == {"colour": "blue"}
