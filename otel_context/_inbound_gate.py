@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 _INBOUND_KEY: Final = create_key("otel_context.baggage.inbound")
+_ABSENT: Final = object()
 
 
 def gate(before: Context, extracted: Context, config: Config | None = None) -> Context:
@@ -54,11 +55,13 @@ def gate(before: Context, extracted: Context, config: Config | None = None) -> C
         return extracted  # most requests bring no baggage: one lookup
     try:
         prior = baggage.get_all(before)
-        inbound = {k: v for k, v in entries.items() if k not in prior or prior[k] != v}
+        inbound = {k: v for k, v in entries.items() if prior.get(k, _ABSENT) != v}
         if not inbound:
             return extracted
         config = get_config() if config is None else config
         kept = filter_inbound(inbound, config, trusted_peer=False).kept
+        if len(kept) == len(inbound):
+            return set_value(_INBOUND_KEY, inbound, extracted)  # nothing to hold back
         context = set_value(_INBOUND_KEY, inbound, baggage.clear(extracted))
         for key, value in (dict(prior) | kept).items():
             context = baggage.set_baggage(key, value, context)

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from otel_context import _private
+from otel_context import _handler_ids, _private
 from otel_context.conf import ConfigurationError
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
@@ -179,6 +179,7 @@ def instrument(**options: Any) -> None:
         _install_guard()
         _install_middleware()
     django_tasks.instrument()  # Django 6.0+: a no-op before
+    _handler_ids.attach()  # OTel LoggingHandlers export stdlib records with the ids
     if export_once():  # the settings are loaded: structlog has the application's chain
         _logger.warning(TAKEN_OUT)
     try:  # last: with a bad option everything is in place to refuse start-up with one line
@@ -281,6 +282,7 @@ def post_instrument() -> None:
             _install_guard()
             _install_middleware()  # reads the settings: structlog gets the application's chain
         django_tasks.instrument()
+        _handler_ids.attach()
         if export_once():
             _report(TAKEN_OUT, logging.WARNING)
         _default_provider.arm()
