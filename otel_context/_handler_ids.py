@@ -28,12 +28,16 @@ from otel_context.scope import as_text
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from otel_context.scope import Fields
+
 _logger = logging.getLogger(__name__)
 #: Set on a handler whose ``emit`` is wrapped, so it is wrapped once.
 WRAPPED: Final = "_otel_context_ids"
 _TRACE_KEYS: Final = frozenset({attributes.TRACE_ID, attributes.SPAN_ID, attributes.TRACE_SAMPLED})
 _ABSENT: Final = object()
 Undo = list[tuple[str, object]]
+Items = tuple[tuple[str, str], ...]
+_last: tuple[object, Items] = (None, ())
 
 
 def attach() -> int:
@@ -74,12 +78,10 @@ def add_identifiers(record: logging.LogRecord) -> Undo:
     undo: Undo = []
     try:
         values = record.__dict__
-        for key, value in current_fields(record)[0].items():
-            if key in _TRACE_KEYS:
-                continue  # the handler takes the trace from the context
+        for key, value in _identifiers(current_fields(record)[0]):
             old = values.get(key, _ABSENT)
             if old is _ABSENT or old is None:
-                new = value if type(value) is str else as_text(value)
+                new = value
             elif type(old) is str:
                 continue  # the call site's extra= wins
             else:
@@ -89,6 +91,23 @@ def add_identifiers(record: logging.LogRecord) -> Undo:
     except Exception:  # a record must never be lost for its identifiers
         _logger.debug("otel_context: adding identifiers to a record failed", exc_info=True)
     return undo
+
+
+def _identifiers(fields: Fields) -> Items:
+    """The identifiers among a line's *fields*, as strings (the trace is the context's).
+
+    Cached for the last fields seen: a request's records share its scope's cached fields.
+    """
+    global _last  # noqa: PLW0603 - one slot; swapping a tuple is atomic
+    last_fields, items = _last
+    if last_fields is not fields:
+        items = tuple(
+            (key, value if type(value) is str else as_text(value))
+            for key, value in fields.items()
+            if key not in _TRACE_KEYS
+        )
+        _last = (fields, items)
+    return items
 
 
 def restore(record: logging.LogRecord, undo: Undo) -> None:
