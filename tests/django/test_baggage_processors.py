@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 import structlog
+from asgiref.sync import async_to_sync
 from django.core import checks as django_checks
-from django.test import Client
+from django.test import AsyncClient, Client
 from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.sdk._logs import LoggerProvider
@@ -104,6 +105,18 @@ class TestAllowAllBaggageProcessors:
         assert copied_keys(["user.id", "colour"], instrumented) == ["colour", "user.id"]
         assert extracted_keys(["user.id", "colour"]) == []
         assert check_baggage_span_processor() == []
+
+    def test_under_asgi_too(self, logs: Any, exporter: InMemorySpanExporter) -> None:
+        """Through Django's ASGI handler (the scope as carrier): the same, nothing copied."""
+        async_to_sync(AsyncClient().get)("/child/", headers={"baggage": SPOOF})
+        server = next(s for s in exporter.get_finished_spans() if s.kind == trace.SpanKind.SERVER)
+        attributes = dict(server.attributes or {})
+        assert attributes.get("user.id") is None
+        assert "colour" not in attributes
+        assert attributes[DROPPED_ATTRIBUTE] == 4
+        for record in _record_attributes(logs):
+            assert record.get("user.id") is None
+            assert "colour" not in record
 
 
 class TestW005:
