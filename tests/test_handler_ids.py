@@ -12,7 +12,7 @@ from opentelemetry import trace
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 
-from otel_context import _handler_ids
+from otel_context.log_records import _handler_ids
 from otel_context.scope import RequestScope, scoped
 from tests._packages import require
 

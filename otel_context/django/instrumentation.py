@@ -19,12 +19,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from otel_context import _handler_ids, _private
+from otel_context import _private
 from otel_context.conf import ConfigurationError
 from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
 from otel_context.django.middleware import CORRELATION_PATH
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
+from otel_context.log_records import _handler_ids
 from otel_context.log_records._official_structlog import TAKEN_OUT, export_once
 from otel_context.propagation import install_propagator, prepare
 from otel_context.sdk import _default_provider

@@ -24,9 +24,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
-from otel_context import _handler_ids
 from otel_context.django.checks import ASGI_HINT, asgi_supported, require_usable_config
 from otel_context.django.hooks import echo_if_rejected, establish_correlation_id, request_state
+from otel_context.log_records import _handler_ids
 
 _logger = logging.getLogger(__name__)
 PATH = "otel_context.django.middleware.IdentifiersMiddleware"

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-from otel_context import _handler_ids, _private
+from otel_context import _private
 from otel_context.flask import hooks
+from otel_context.log_records import _handler_ids
 from otel_context.propagation import prepare
 
 if TYPE_CHECKING:

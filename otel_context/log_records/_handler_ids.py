@@ -3,7 +3,7 @@
 ``opentelemetry-instrumentation-logging``'s handler (and the SDK's deprecated one) turns a
 record's extra attributes into log-record attributes, and takes the trace from the current
 context. otel_context's structlog exporter defers to it for stdlib records
-(``log_records.processor._handled_by_otel``), so without this those records would carry the trace and none
+(``processor._handled_by_otel``), so without this those records would carry the trace and none
 of the request's identifiers.
 
 :func:`attach` wraps the ``emit`` of every such handler found on a logger: the record gets
