@@ -31,6 +31,7 @@ from otel_context._baggage_limits import (
     fit_entries,
     note_cut,
 )
+from otel_context._inbound_gate import gate
 from otel_context.attributes import CORRELATION_ID
 from otel_context.conf import Config, configure, get_config
 from otel_context.patterns import host_allowed, key_allowed
@@ -196,8 +197,15 @@ class IdentifierPropagator(textmap.TextMapPropagator):
         context: Context | None = None,
         getter: textmap.Getter[textmap.CarrierT] = textmap.default_getter,
     ) -> Context:
-        """Delegate; the inbound policy applies where the request scope starts."""
-        return self.inner.extract(carrier, context, getter)
+        """Extract through *inner*, keeping only the baggage an untrusted client may set.
+
+        Server-owned and unlisted keys are held back before any span starts in the context
+        (``BaggageSpanProcessor`` copies the parent's baggage at span start); the request
+        hook judges them with the peer's address (:mod:`otel_context._inbound_gate`).
+        """
+        base = get_current() if context is None else context
+        extracted = self.inner.extract(carrier, base, getter)
+        return gate(base, extracted)
 
     def inject(
         self,

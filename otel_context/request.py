@@ -18,6 +18,7 @@ from opentelemetry import baggage
 
 from otel_context import correlation
 from otel_context._baggage_limits import MAX_MEMBERS, OVER_LIMIT_ATTRIBUTE, cut_count
+from otel_context._inbound_gate import forget, inbound_entries
 from otel_context.attributes import CORRELATION_ID, CORRELATION_RESPONSE_ID
 from otel_context.baggage import InboundBaggage, filter_inbound, peer_is_trusted
 from otel_context.scope import UPSTREAM, RequestScope, as_text, attach_scope, detach_scope
@@ -101,7 +102,7 @@ def begin(
     Returns:
         What :func:`end` needs; the adapter keeps it on its request object.
     """
-    entries = baggage.get_all()
+    entries = inbound_entries()  # as extracted: the propagator held back what it may not keep
     over_limit = cut_count()
     if len(entries) > MAX_MEMBERS:  # extracted by another codec than ours (see propagation)
         over_limit += len(entries) - MAX_MEMBERS
@@ -120,7 +121,7 @@ def begin(
     if inbound.identifiers:  # the lowest rank: what this service derives replaces them
         scope.bind(inbound.identifiers, UPSTREAM)
     scope.bind({CORRELATION_ID: cid})
-    context = baggage.clear() if entries else None
+    context = forget(baggage.clear()) if entries else None
     for key, value in inbound.kept.items():
         context = baggage.set_baggage(key, value, context)
     context = baggage.set_baggage(CORRELATION_ID, cid, context)

@@ -15,8 +15,8 @@ import pytest
 import structlog
 from celery import Celery, signals
 from celery.app.trace import build_tracer
+from opentelemetry import baggage, trace
 from opentelemetry import context as context_api
-from opentelemetry import trace
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
 import otel_context
@@ -194,6 +194,17 @@ class TestWorker:
         assert span.attributes is not None
         assert {key: span.attributes[key] for key in IDS} == IDS
         assert span.attributes["step"] == "2"
+
+    def test_baggage_in_the_message_is_gated_like_a_request_s(self, job: Any) -> None:
+        """Celery's extract goes through otel_context's propagator: no spoofed id in baggage."""
+        carrier = {"baggage": "correlation.id=req-1,user.id=42,organisation.id=7"}
+        seen = run_in_worker(
+            job,
+            lambda: (dict(baggage.get_all()), otel_context.get_identifiers()),
+            otel_context=carrier,
+            baggage="user.id=666,colour=blue",
+        )
+        assert seen == ({}, IDS)  # the ids come from otel_context's own header only
 
     def test_the_task_span_continues_the_carried_trace(
         self, job: Any, tracer: trace.Tracer, exporter: InMemorySpanExporter

@@ -14,6 +14,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from otel_context import IdentifierPropagator, conf
 from otel_context._baggage_limits import cut_count
+from otel_context._inbound_gate import inbound_entries
 from otel_context.propagation import (
     SafeBaggagePropagator,
     encode_baggage,
@@ -149,9 +150,9 @@ class TestOutboundPolicy:
         assert headers == {}
 
     def test_extract_and_fields_delegate(self, propagator: IdentifierPropagator) -> None:
-        """extract() and fields are the inner propagator's."""
+        """extract() is the inner propagator's, gated (tests/test_inbound_gate.py); fields too."""
         assert propagator.fields == {"traceparent", "tracestate", "baggage"}
-        assert baggage.get_all(propagator.extract({"baggage": "a=b"})) == {"a": "b"}
+        assert inbound_entries(propagator.extract({"baggage": "a=b"})) == {"a": "b"}
 
 
 class TestSafeBaggageCodec:
@@ -212,7 +213,7 @@ class TestInstall:
         first = install_propagator()
         assert propagate.get_global_textmap() is first
         assert install_propagator() is first
-        assert baggage.get_all(first.extract({"baggage": "k=1+2"})) == {"k": "1+2"}
+        assert inbound_entries(first.extract({"baggage": "k=1+2"})) == {"k": "1+2"}
 
     @pytest.mark.usefixtures("global_textmap")
     def test_other_propagators_are_kept(self) -> None:

@@ -16,7 +16,8 @@
 - ``otel_context.E006``: the Django instrumentation lacks a private name otel_context reads
   (``otel_context._private``); ``instrument()`` refuses to start for the same reason.
 - ``otel_context.W005``: a span processor (``BaggageSpanProcessor``) copies server-owned keys
-  from baggage onto spans as they start: the server span gets the client's unfiltered baggage.
+  from baggage onto spans as they start, and the global propagator is not otel_context's (it
+  lets a client's server-owned keys into the context): the server span gets them.
 - ``otel_context.W006``: otel_context's hooks are not on the Django instrumentation.
 - ``otel_context.W007``: a middleware is missing from ``MIDDLEWARE``, or in the wrong place.
 - ``otel_context.W008``: a logging handler formats otel_context's fields without
@@ -243,22 +244,24 @@ def check_private_names(app_configs: Any = None, **kwargs: Any) -> Messages:
 @checks.register(checks.Tags.security)
 def check_baggage_span_processor(app_configs: Any = None, **kwargs: Any) -> Messages:
     """No span processor copies a client's server-owned baggage keys onto the server span."""
-    from otel_context._baggage_processors import copied_keys  # noqa: PLC0415
+    from otel_context._baggage_processors import copied_keys, extracted_keys  # noqa: PLC0415
 
     try:
-        keys = copied_keys(build_config().server_owned)
+        owned = build_config().server_owned
+        keys = sorted(set(copied_keys(owned)).intersection(extracted_keys(owned)))
     except Exception:  # E002 reports the configuration; a broken provider is not ours to judge
         return []
     if not keys:
-        return []
+        return []  # otel_context's propagator holds them back at extract, or nothing copies them
     return [
         checks.Warning(
             "A span processor copies baggage onto spans as they start ("
             + ", ".join(keys)
-            + "): the server span starts before otel_context filters the request's baggage, so "
-            "a client's 'baggage: user.id=...' lands on it as an attribute.",
-            hint="Give BaggageSpanProcessor a predicate that refuses these keys, never "
-            "ALLOW_ALL_BAGGAGE_KEYS; BaggageLogProcessor and child spans see filtered baggage.",
+            + "), and the global propagator is not otel_context's: a client's "
+            "'baggage: user.id=...' is extracted as sent and lands on the server span.",
+            hint="Set your propagator before otel_context.instrument() runs (OTEL_PROPAGATORS), "
+            "so otel_context wraps it; or give BaggageSpanProcessor a predicate that refuses "
+            "these keys, never ALLOW_ALL_BAGGAGE_KEYS.",
             id="otel_context.W005",
         )
     ]

@@ -25,6 +25,7 @@ from otel_context.django import hooks
 from otel_context.django import tasks as django_tasks
 from otel_context.django.middleware import CORRELATION_PATH
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
+from otel_context.log_records import _handler_ids
 from otel_context.log_records._official_structlog import TAKEN_OUT, export_once
 from otel_context.propagation import install_propagator, prepare
 from otel_context.sdk import _default_provider
@@ -179,6 +180,7 @@ def instrument(**options: Any) -> None:
         _install_guard()
         _install_middleware()
     django_tasks.instrument()  # Django 6.0+: a no-op before
+    _handler_ids.attach()  # OTel LoggingHandlers export stdlib records with the ids
     if export_once():  # the settings are loaded: structlog has the application's chain
         _logger.warning(TAKEN_OUT)
     try:  # last: with a bad option everything is in place to refuse start-up with one line
@@ -281,6 +283,7 @@ def post_instrument() -> None:
             _install_guard()
             _install_middleware()  # reads the settings: structlog gets the application's chain
         django_tasks.instrument()
+        _handler_ids.attach()
         if export_once():
             _report(TAKEN_OUT, logging.WARNING)
         _default_provider.arm()

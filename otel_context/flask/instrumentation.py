@@ -17,6 +17,7 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
 from otel_context import _private
 from otel_context.flask import hooks
+from otel_context.log_records import _handler_ids
 from otel_context.propagation import prepare
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ def instrument_app(app: flask.Flask, **options: Any) -> None:
     passthrough = {key: options.pop(key) for key in INSTRUMENTOR_OPTIONS if key in options}
     with _lock:
         prepare(options)
+        _handler_ids.attach()  # OTel LoggingHandlers export stdlib records with the ids
         if app.extensions.get(EXTENSION):
             return
         if not getattr(app, "_is_instrumented_by_opentelemetry", False):

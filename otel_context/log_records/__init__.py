@@ -2,7 +2,8 @@
 
 ``processor`` holds :class:`StructlogOTelLogProcessor`; ``event_attributes`` turns an event
 dict into the record's attributes; ``_official_structlog`` keeps one exporter per event when
-``opentelemetry-instrumentation-structlog`` is installed too.
+``opentelemetry-instrumentation-structlog`` is installed too; ``_handler_ids`` lends the
+request's identifiers to the stdlib records an OTel ``LoggingHandler`` exports.
 
 .. versionadded:: 0.1.0
 """

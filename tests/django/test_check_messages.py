@@ -193,7 +193,7 @@ def _trace_keeping_messages(monkeypatch: pytest.MonkeyPatch, settings: Any) -> l
 
 
 def _baggage_processor_messages(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """W005: a span processor copying every baggage key onto spans."""
+    """W005: a span processor copying every baggage key, behind a propagator not ours."""
     import importlib.util
 
     from opentelemetry import trace
@@ -201,11 +201,14 @@ def _baggage_processor_messages(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     if importlib.util.find_spec("opentelemetry.processor.baggage") is None:
         return []  # the official package is omitted where its train has no release
+    from opentelemetry import propagate
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
     from opentelemetry.processor import baggage as processors
 
     provider = TracerProvider()
     provider.add_span_processor(processors.BaggageSpanProcessor(processors.ALLOW_ALL_BAGGAGE_KEYS))
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    monkeypatch.setattr(propagate, "get_global_textmap", W3CBaggagePropagator)  # set over ours
     try:
         return checks.check_baggage_span_processor()
     finally:

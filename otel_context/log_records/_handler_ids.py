@@ -1,0 +1,120 @@
+"""The request's identifiers on the stdlib records an OTel ``LoggingHandler`` exports.
+
+``opentelemetry-instrumentation-logging``'s handler (and the SDK's deprecated one) turns a
+record's extra attributes into log-record attributes, and takes the trace from the current
+context. otel_context's structlog exporter defers to it for stdlib records
+(``processor._handled_by_otel``), so without this those records would carry the trace and none
+of the request's identifiers.
+
+:func:`attach` wraps the ``emit`` of every such handler found on a logger: the record gets
+the identifiers of the request it was logged in (``user.id``, ``correlation.id``, ...; the
+scope's, never a client's), as strings, for the time of that one ``emit``, and then exactly
+its old attributes back. A handler filter would do the same, but it would leave the keys on
+the record for every handler after it (Python 3.11 has no per-handler copy of a record).
+A key the call site passed in ``extra=`` wins; a non-string value there becomes a string
+(one type per identifier).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Final
+
+from otel_context import attributes
+from otel_context.log_records.processor import _is_otel_handler
+from otel_context.processors import current_fields
+from otel_context.scope import as_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from otel_context.scope import Fields
+
+_logger = logging.getLogger(__name__)
+#: Set on a handler whose ``emit`` is wrapped, so it is wrapped once.
+WRAPPED: Final = "_otel_context_ids"
+_TRACE_KEYS: Final = frozenset({attributes.TRACE_ID, attributes.SPAN_ID, attributes.TRACE_SAMPLED})
+_ABSENT: Final = object()
+Undo = list[tuple[str, object]]
+Items = tuple[tuple[str, str], ...]
+_last: tuple[object, Items] = (None, ())
+
+
+def attach() -> int:
+    """Wrap every OTel ``LoggingHandler`` on a logger today; how many were newly wrapped."""
+    wrapped = 0
+    for handler in _handlers():
+        if not getattr(handler, WRAPPED, False) and _is_otel_handler(type(handler)):
+            wrap(handler)
+            wrapped += 1
+    return wrapped
+
+
+def _handlers() -> Iterator[logging.Handler]:
+    """The handlers of the root logger and of every logger created so far."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        yield from getattr(logger, "handlers", ())  # a PlaceHolder has none
+
+
+def wrap(handler: logging.Handler) -> None:
+    """Make *handler* export each record with the request's identifiers (see the module)."""
+    emit: Callable[[logging.LogRecord], None] = handler.emit
+
+    def emit_with_identifiers(record: logging.LogRecord) -> None:
+        undo = add_identifiers(record)
+        try:
+            emit(record)
+        finally:
+            if undo:
+                restore(record, undo)
+
+    vars(handler)["emit"] = emit_with_identifiers  # the instance's, before the class's
+    setattr(handler, WRAPPED, True)
+
+
+def add_identifiers(record: logging.LogRecord) -> Undo:
+    """Put the identifiers of *record*'s request on it, as strings; what to undo. Never raises."""
+    undo: Undo = []
+    try:
+        values = record.__dict__
+        for key, value in _identifiers(current_fields(record)[0]):
+            old = values.get(key, _ABSENT)
+            if old is _ABSENT or old is None:
+                new = value
+            elif type(old) is str:
+                continue  # the call site's extra= wins
+            else:
+                new = as_text(old)
+            undo.append((key, old))
+            values[key] = new
+    except Exception:  # a record must never be lost for its identifiers
+        _logger.debug("otel_context: adding identifiers to a record failed", exc_info=True)
+    return undo
+
+
+def _identifiers(fields: Fields) -> Items:
+    """The identifiers among a line's *fields*, as strings (the trace is the context's).
+
+    Cached for the last fields seen: a request's records share its scope's cached fields.
+    """
+    global _last  # noqa: PLW0603 - one slot; swapping a tuple is atomic
+    last_fields, items = _last
+    if last_fields is not fields:
+        items = tuple(
+            (key, value if type(value) is str else as_text(value))
+            for key, value in fields.items()
+            if key not in _TRACE_KEYS
+        )
+        _last = (fields, items)
+    return items
+
+
+def restore(record: logging.LogRecord, undo: Undo) -> None:
+    """Give *record* back the attributes :func:`add_identifiers` replaced."""
+    values = record.__dict__
+    for key, old in undo:
+        if old is _ABSENT:
+            values.pop(key, None)
+        else:
+            values[key] = old
