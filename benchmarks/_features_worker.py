@@ -16,6 +16,7 @@ requests per state between dump markers (``benchmarks.event_instructions.segment
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import Any
@@ -90,6 +91,8 @@ def main(argv: list[str]) -> int:
             environ = apply(state, worker.base_environ())
             for _ in range(warmup):
                 worker.request(handler, environ)
+            gc.collect()
+            gc.freeze()  # what is alive now is never traversed again: no drift from old objects
             os.getppid()  # the dump marker
             for _ in range(count):
                 worker.request(handler, environ)
