@@ -2,7 +2,8 @@
 
 Run under ``valgrind --tool=callgrind --dump-before=os_getppid`` as ``python -m
 benchmarks._features_worker WARMUP N``: figure B's otel_context set-up, then one block of N
-requests per state between dump markers (``benchmarks.event_instructions.segments``):
+requests per state between dump markers (``benchmarks.event_instructions.segments``; every
+other segment is a block, ``counts[0::2]``, the others are the next state's set-up):
 
 - ``base``: the defaults (figure B's otel_context);
 - ``url_scoped``: ``URL_KWARGS`` with the project kwarg scoped to the route
@@ -96,7 +97,7 @@ def main(argv: list[str]) -> int:
             os.getppid()  # the dump marker
             for _ in range(count):
                 worker.request(handler, environ)
-        os.getppid()
+            os.getppid()  # the block ends here: the next state's set-up is not counted in it
     return 0
 
 

@@ -4,8 +4,9 @@ Run under ``valgrind --tool=callgrind --dump-before=os_getppid`` as ``python -m
 benchmarks._instr_marked_worker CONFIG WARMUP N [STATE...]``. It checks one request (and each
 state) as ``benchmarks._instr_worker`` does, then for each state (or just the configuration)
 applies it, warms up, calls ``os.getppid()`` (callgrind writes the counts so far to a new
-file) and runs N requests; once more at the end. File k+1 holds exactly block k's N requests:
-one process gives every state's count, and no empty run needs subtracting.
+file), runs N requests and calls it again. Of the files after the first, every other one
+(``counts[0::2]``) holds exactly one block's N requests; those between hold the next state's
+set-up and warm-up. One process gives every state's count, and no empty run needs subtracting.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main(argv: Sequence[str]) -> int:
             os.getppid()  # the dump marker
             for _ in range(count):
                 worker.request(handler, environ)
-        os.getppid()
+            os.getppid()  # the block ends here: the next state's set-up is not counted in it
     if provider is not None:
         provider.force_flush()
     return 0
