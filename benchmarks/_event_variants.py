@@ -32,7 +32,13 @@ IDS: dict[str, str] = {
     "environment.id": "99",
 }
 TRACE_KEYS = ("trace_id", "span_id")
-FLOOR_FIELDS: dict[str, str] = {"trace_id": "0" * 31 + "1", "span_id": "0" * 15 + "1", **IDS}
+#: What otel_context adds to each event here (``trace_sampled`` included), as constants.
+FLOOR_FIELDS: dict[str, object] = {
+    "trace_id": "0" * 31 + "1",
+    "span_id": "0" * 15 + "1",
+    "trace_sampled": True,
+    **IDS,
+}
 DJANGO_STRUCTLOG_FIELDS: dict[str, object] = {
     "request_id": str(uuid.UUID(int=0xD5)),
     "user_id": 42,
@@ -77,7 +83,7 @@ def hex_ids(span: Span) -> Expect:
 
 
 def add_floor_fields(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
-    """The floor: seven constant fields, no lookup at all."""
+    """The floor: the same eight fields as constants, no lookup at all."""
     event_dict.update(FLOOR_FIELDS)
     return event_dict
 
@@ -103,7 +109,7 @@ def core_variants() -> list[EventVariant]:
         EventVariant(BASELINE, "bare pipeline (baseline)", absent=TRACE_KEYS),
         EventVariant(
             "floor",
-            "(1) floor: 7 constant fields",
+            "(1) floor: the same 8 fields as constants",
             early=(add_floor_fields,),
             expect=lambda _req, _child: FLOOR_FIELDS,
         ),

@@ -78,7 +78,7 @@ C_INTRO: Final = (
     " floor is what any library putting the same things in the same places must do, with"
     " none of otel_context's bookkeeping: a hook pair that puts a constant correlation id in"
     " baggage (attach/detach), sets the 3 span attributes and the response header, and the"
-    " floor processor adding the 5 fields as constants."
+    " floor processor adding the same 6 fields as constants."
 )
 C_PRIME_INTRO: Final = (
     "Figures B and C again, counted in CPU instructions by valgrind's callgrind instead of"

@@ -37,7 +37,7 @@ LABELS: Final = {
     "propagator": "+ `IdentifierPropagator` around the global propagator",
     "hooks": "+ request/response hooks (scope, correlation id, baggage, span attribute)",
     "middleware": "+ `IdentifiersMiddleware.process_view` (URL ids after routing)",
-    "floor": "+ a processor adding 5 constant fields (rendering only)",
+    "floor": "+ a processor adding the same 6 fields as constants (rendering only)",
     "otel_context": "+ `StructlogOTelProcessor` instead: all of otel_context",
     "effects": "effects floor: the same baggage, attributes, header and fields, as constants",
 }

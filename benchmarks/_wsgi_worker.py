@@ -41,9 +41,10 @@ if TYPE_CHECKING:
 
 Event = dict[str, Any]
 #: Fields the floor processor adds (what otel_context adds in this view, as constants).
-FLOOR_FIELDS = {
+FLOOR_FIELDS: dict[str, object] = {
     "trace_id": "0" * 31 + "1",
     "span_id": "0" * 15 + "1",
+    "trace_sampled": True,
     "correlation.id": "0" * 32,
     "organisation.id": "7",
     "project.id": "12",

@@ -49,8 +49,9 @@ _STANDARD_GUARD: Final = (
         attributes.TRACE_SAMPLED,
     }
 )
-#: Span classes already seen to be ``trace.Span``s (an ABC check costs more than the rest).
-_SPAN_TYPES: set[type] = set()
+#: Span classes already seen to be ``trace.Span``s -> whether they are ``NonRecordingSpan``s
+#: (two ABC checks cost more than the rest, so each class is checked once).
+_SPAN_TYPES: dict[type, bool] = {}
 #: The resource of a tracer provider with no span processor: its spans are exported nowhere.
 _unexported: list[object] = []
 
@@ -101,6 +102,7 @@ class RequestScope:
         "_ids",
         "_lock",
         "_ranks",
+        "_trace",
         "closed",
         "held",
         "keys",
@@ -122,6 +124,8 @@ class RequestScope:
         self._lock = threading.Lock()
         #: What the log processors add, per span and version: see :meth:`cached`.
         self._cache: Cache | None = None
+        #: The trace fields of the last span the cache was built for: (span, fields).
+        self._trace: tuple[object, Fields] = (None, {})
         self.version = 0
         self.closed = False
         self.span = span
@@ -206,8 +210,10 @@ class RequestScope:
             return cache
         with self._lock:  # a bind() in another thread must not change _ids under us
             version, ids = self.version, dict(self._ids)
-        fields = span_fields(span)
-        fields.update(ids)
+        trace_fields = self._trace
+        if trace_fields[0] is not span:  # once per span: a late bind reuses them
+            trace_fields = self._trace = (span, span_fields(span))
+        fields = {**trace_fields[1], **ids}
         if _STANDARD_GUARD.issuperset(fields) and attributes.SERVER_OWNED.issuperset(self.keys):
             aliases, guard = STANDARD_ALIASES, _STANDARD_GUARD
         else:
@@ -236,6 +242,7 @@ class RequestScope:
         self.refresh = None
         self.span = None
         self._cache = None
+        self._trace = (None, {})
 
 
 def span_fields(span: object) -> Fields:
@@ -252,14 +259,15 @@ def span_fields(span: object) -> Fields:
     still joins the caller's lines (issue 21). Computed once per span: processors cache it.
     """
     kind = type(span)
-    if kind not in _SPAN_TYPES:
+    non_recording = _SPAN_TYPES.get(kind)
+    if non_recording is None:
         if not isinstance(span, trace.Span):
             return {}
-        _SPAN_TYPES.add(kind)
+        non_recording = _SPAN_TYPES[kind] = isinstance(span, trace.NonRecordingSpan)
     ctx = cast("trace.Span", span).get_span_context()
     if not ctx.is_valid:
         return {}
-    if isinstance(span, trace.NonRecordingSpan):
+    if non_recording:
         fields: Fields = {attributes.TRACE_ID: f"{ctx.trace_id:032x}"}
         if not ctx.is_remote:
             fields[attributes.SPAN_ID] = f"{ctx.span_id:016x}"

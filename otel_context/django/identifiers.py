@@ -21,7 +21,7 @@ from django.utils.functional import LazyObject, empty
 from otel_context._url_kwargs import Route, view_path
 from otel_context.attributes import USER_ID
 from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
-from otel_context.scope import RESOLVER, coerce
+from otel_context.scope import RESOLVER, URL, coerce
 
 if TYPE_CHECKING:
     from collections.abc import Hashable, Mapping
@@ -74,10 +74,11 @@ class DjangoIdentifiers:
     ``request.auth``) changed since we last looked?
     """
 
-    __slots__ = ("_auth", "_local_user", "_retry", "_user", "config", "request", "scope")
+    __slots__ = ("_auth", "_local_user", "_retry", "_state", "_user", "config", "request", "scope")
 
     def __init__(self, request: HttpRequest, scope: RequestScope, config: Config) -> None:
         self.request = request
+        self._state = request.__dict__  # read on every log event
         self.scope = scope
         self.config = config
         self._user: object | None = None
@@ -88,7 +89,7 @@ class DjangoIdentifiers:
     def __call__(self) -> None:
         """Bind what the principal gives if it was loaded (or replaced) since the last look."""
         # loaded_user() inlined: this runs on every log event of the request
-        state = self.request.__dict__
+        state = self._state
         user = state.get("user")
         if isinstance(user, LazyObject):
             user = object.__getattribute__(user, "_wrapped")
@@ -115,10 +116,15 @@ class DjangoIdentifiers:
         authenticates inside the view) runs the resolvers that found nothing once more.
         """
         self()
-        url_ids = from_url_kwargs(view_kwargs, self._url_rules())
-        resolved = self._resolve(tuple(self.config.resolvers))
+        url_ids = from_url_kwargs(view_kwargs, self._url_rules()) if view_kwargs else {}
+        resolvers = self.config.resolvers
+        if not resolvers:  # the common set-up: URL ids only
+            if url_ids:
+                self.scope.bind(url_ids, URL)
+            return
+        resolved = self._resolve(tuple(resolvers))
         self._retry = tuple(name for name, value in resolved.items() if value is None)
-        bind_derived(self.scope, url_ids, resolved, self.config.resolvers.over_url)
+        bind_derived(self.scope, url_ids, resolved, resolvers.over_url)
 
     def _url_rules(self) -> Mapping[str, UrlKwargRule]:
         """``URL_KWARGS`` on this request's route: a dict lookup once the route was seen."""
