@@ -39,7 +39,8 @@ from werkzeug.wsgi import ClosingIterator
 from otel_context import _private
 from otel_context import request as lifecycle
 from otel_context._url_kwargs import Route, view_path
-from otel_context.conf import get_config
+from otel_context.conf import get_config, mark_final
+from otel_context.flight_recorder import held_lines, note_status
 from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
 from otel_context.propagation import prepare
 from otel_context.streaming import ScopedChunks, hand_over
@@ -143,6 +144,8 @@ def _before_request() -> None:
         begun = lifecycle.begin(
             span, lambda name: _header(environ, name), environ.get("REMOTE_ADDR"), config
         )
+        if config.hold_lines:  # the flight recorder, as for a Django request
+            begun.scope.held = held_lines(span, config)
         state = environ[STATE_KEY] = RequestState(begun, config, weakref.ref(_request_context()))
         _bind_routed(state)
     except Exception:
@@ -173,6 +176,8 @@ def _after_request(response: flask.Response) -> flask.Response:
         environ = flask.request.environ
         state = environ.get(STATE_KEY)
         span = environ.get(_ENVIRON_SPAN_KEY)
+        if isinstance(state, RequestState):
+            note_status(state.request.scope, response.status_code)
         if (
             isinstance(state, RequestState)
             and span is not None
@@ -342,6 +347,7 @@ def instrument_app(app: flask.Flask, **options: Any) -> None:
     passthrough = {key: options.pop(key) for key in INSTRUMENTOR_OPTIONS if key in options}
     with _lock:
         prepare(options)
+        mark_final()  # no Django settings will come: get_config() takes its fast path
         if app.extensions.get(EXTENSION):
             return
         if not getattr(app, "_is_instrumented_by_opentelemetry", False):
