@@ -48,7 +48,15 @@ if TYPE_CHECKING:
 
     from otel_context import conf
 
-__all__ = ["HELD", "FlightRecorder", "HeldLines", "held_lines", "hold_for", "note_status"]
+__all__ = [
+    "HELD",
+    "FlightRecorder",
+    "HeldLines",
+    "held_lines",
+    "held_now",
+    "hold_for",
+    "note_status",
+]
 
 _logger = logging.getLogger(__name__)
 _process_lock = threading.Lock()
@@ -171,6 +179,12 @@ def hold_for(scope: object) -> HeldLines | None:
     """The lines *scope* holds, if it holds any and has not decided to write them."""
     held = getattr(scope, "held", None)
     return held if held is not None and not held.due else None
+
+
+def held_now() -> tuple[int, int]:
+    """Lines and bytes (of rendered text) held in this process now, by every request."""
+    lines = sum(len(held.lines) for held in list(_live))
+    return lines, _process_bytes[0]
 
 
 def flush_at_exit() -> None:
