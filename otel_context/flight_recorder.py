@@ -92,6 +92,8 @@ class HeldLines:
                 self.dropped += 1
                 return
             _process_bytes[0] += size
+        if record is not None and not _exit_order[0]:
+            _flush_before_providers_shut_down()
         self.lines.append(HeldLine(write, line, record))
         self.bytes += size
         while self.lines and (
@@ -194,6 +196,19 @@ def flush_at_exit() -> None:
 
 
 atexit.register(flush_at_exit)
+#: Whether flush_at_exit was registered again after the first held OTel record (see below).
+_exit_order = [False]
+
+
+def _flush_before_providers_shut_down() -> None:
+    """Register the exit flush again, now, so that it runs before the providers' shutdown.
+
+    ``atexit`` runs last in, first out, and the SDK's ``LoggerProvider`` (created after this
+    module was imported) shuts down at exit too: held records emitted after it are lost.
+    """
+    _exit_order[0] = True
+    atexit.unregister(flush_at_exit)
+    atexit.register(flush_at_exit)
 
 
 class FlightRecorder:

@@ -9,6 +9,9 @@ of the context a record was emitted in) and the in-memory exporter; structlog li
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+import textwrap
 import time
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -198,3 +201,53 @@ class TestStdlibRecords:
         assert '"log.held": true' in str(records[0].body)
         assert before <= records[0].timestamp <= logged
         assert records[0].trace_id == DROPPED_AT_HALF
+
+
+_AT_EXIT = textwrap.dedent(
+    """
+    import sys
+
+    import structlog
+    from opentelemetry import context, trace
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
+
+    import otel_context
+    from otel_context import conf, flight_recorder
+    from otel_context.export import StructlogOTelLogProcessor
+    from otel_context.scope import RequestScope, attach_scope
+
+    provider = LoggerProvider()  # shut down at exit (atexit), as the SDK does by default
+    provider.add_log_record_processor(BatchLogRecordProcessor(ConsoleLogExporter(out=sys.stdout)))
+    config = conf.configure(hold_lines=True, unsampled_log_ratio=0)
+    log = structlog.wrap_logger(
+        structlog.PrintLogger(sys.stderr),
+        processors=[
+            otel_context.LogSamplingProcessor(),
+            structlog.processors.add_log_level,
+            otel_context.StructlogOTelProcessor(),
+            StructlogOTelLogProcessor(provider),
+            otel_context.FlightRecorder(structlog.processors.JSONRenderer()),
+        ],
+    )
+    flags = trace.TraceFlags(trace.TraceFlags.DEFAULT)
+    trace_id = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+    span = trace.NonRecordingSpan(trace.SpanContext(trace_id, 1, False, flags))
+    context.attach(trace.set_span_in_context(span))
+    scope = RequestScope(span)
+    scope.held = flight_recorder.held_lines(span, config)
+    attach_scope(scope)
+    log.info("held.in_flight")
+    sys.exit(0)  # a gunicorn worker's SIGTERM or timeout: the request is still in flight
+    """
+)
+
+
+def test_exit_exports_the_records_before_the_provider_shuts_down() -> None:
+    """atexit: the recorder's flush runs before the SDK provider's shutdown (last in, first out)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _AT_EXIT], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"log.held": true' in done.stderr  # the line
+    assert '"held.in_flight"' in done.stdout  # its record, exported by the batch at shutdown
