@@ -219,13 +219,19 @@ _overrides: dict[str, object] = {}
 _django: list[tuple[Any, object]] = []
 
 
-def _settings_configured() -> bool:
-    """Whether Django's settings are configured (always, without Django).
+#: Set by :func:`mark_final`: no Django settings are coming (a Flask process).
+_final_without_settings: list[bool] = [False]
 
-    Asked on every :func:`get_config` while they are not (e.g. in a Flask process), so it
-    reads ``settings.configured`` the way that property does, without ``LazyObject``'s
-    Python-level ``__getattribute__`` (and imports once).
+
+def _settings_configured() -> bool:
+    """Whether Django's settings are configured (always, without Django or after mark_final).
+
+    Asked on every :func:`get_config` while they are not, so it reads ``settings.configured``
+    the way that property does, without ``LazyObject``'s Python-level ``__getattribute__``
+    (and imports once).
     """
+    if _final_without_settings[0]:
+        return True
     if not _django:
         try:
             from django.conf import settings  # noqa: PLC0415 - the core must not need Django
@@ -303,6 +309,20 @@ def _report_early_reads(config: Config) -> None:
                 late,
                 option.env_var,
             )
+
+
+def mark_final() -> Config:
+    """No Django settings are coming (a Flask app): the configuration is final as it is now.
+
+    Without this, a process whose Django settings are never configured keeps a provisional
+    configuration and :func:`get_config` asks on every call whether they have been since.
+    """
+    global _cached, _provisional
+    _final_without_settings[0] = True
+    with _lock:
+        if _cached is None and _provisional is not None:
+            _cached, _provisional = _provisional, None
+    return get_config()
 
 
 def configure(**overrides: object) -> Config:

@@ -29,9 +29,11 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
+from otel_context.held_export import HOLD_EXPORT, HeldLine, HeldRecord
 from otel_context.log_sampling import (
+    HELD,
     HOLD_MARK,
     METHOD_LEVELS,
     RECORDERS,
@@ -46,11 +48,17 @@ if TYPE_CHECKING:
 
     from otel_context import conf
 
-__all__ = ["HELD", "FlightRecorder", "HeldLines", "held_lines", "hold_for"]
+__all__ = [
+    "HELD",
+    "FlightRecorder",
+    "HeldLines",
+    "held_lines",
+    "held_now",
+    "hold_for",
+    "note_status",
+]
 
 _logger = logging.getLogger(__name__)
-#: The field a written held line carries.
-HELD: Final = "log.held"
 _process_lock = threading.Lock()
 _process_bytes = [0]
 #: Every request holding lines now, for the flush at exit.
@@ -64,7 +72,7 @@ class HeldLines:
 
     def __init__(self, config: conf.Config) -> None:
         self._config = config
-        self.lines: deque[tuple[Callable[..., Any], str | bytes]] = deque()
+        self.lines: deque[HeldLine] = deque()
         self.bytes = 0
         self.dropped = 0
         #: Why the held lines are written ("error", "slow", ...); empty while undecided.
@@ -73,8 +81,10 @@ class HeldLines:
         self.started = time.monotonic()
         _live.add(self)
 
-    def hold(self, write: Callable[..., Any], line: str | bytes) -> None:
-        """Hold *line* for *write*, dropping the oldest beyond the bounds."""
+    def hold(
+        self, write: Callable[..., Any], line: str | bytes, record: HeldRecord | None = None
+    ) -> None:
+        """Hold *line* for *write* (and its OTel *record*); the oldest go beyond the bounds."""
         size = len(line)
         config = self._config
         with _process_lock:
@@ -82,12 +92,14 @@ class HeldLines:
                 self.dropped += 1
                 return
             _process_bytes[0] += size
-        self.lines.append((write, line))
+        if record is not None and not _exit_order[0]:
+            _flush_before_providers_shut_down()
+        self.lines.append(HeldLine(write, line, record))
         self.bytes += size
         while self.lines and (
             len(self.lines) > config.hold_max_lines or self.bytes > config.hold_max_bytes
         ):
-            self._forget(self.lines.popleft()[1])
+            self._forget(self.lines.popleft().line)
             self.dropped += 1
 
     def write(self, why: str) -> None:
@@ -96,12 +108,9 @@ class HeldLines:
         WRITING_HELD.active = True  # a LogSamplingFilter downstream lets these through
         try:
             while self.lines:
-                write, line = self.lines.popleft()
-                self._forget(line)
-                try:
-                    write(line)
-                except Exception:  # a broken stream must not break the request
-                    _logger.debug("otel_context: writing a held line failed", exc_info=True)
+                held = self.lines.popleft()
+                self._forget(held.line)
+                held.write_out()  # then its OTel record, if any; never raises
         finally:
             WRITING_HELD.active = False
         if self.dropped:
@@ -119,7 +128,7 @@ class HeldLines:
             self.write(why)
         else:
             while self.lines:
-                self._forget(self.lines.popleft()[1])
+                self._forget(self.lines.popleft().line)
         _live.discard(self)
         _mark(span, why, dropped)
 
@@ -161,10 +170,23 @@ def held_lines(span: object, config: conf.Config) -> HeldLines | None:
     return HeldLines(config)
 
 
+def note_status(scope: object, status: int) -> None:
+    """The response's status code, for the request's held lines (if it holds any)."""
+    held = getattr(scope, "held", None)
+    if held is not None:
+        held.status = status
+
+
 def hold_for(scope: object) -> HeldLines | None:
     """The lines *scope* holds, if it holds any and has not decided to write them."""
     held = getattr(scope, "held", None)
     return held if held is not None and not held.due else None
+
+
+def held_now() -> tuple[int, int]:
+    """Lines and bytes (of rendered text) held in this process now, by every request."""
+    lines = sum(len(held.lines) for held in list(_live))
+    return lines, _process_bytes[0]
 
 
 def flush_at_exit() -> None:
@@ -174,6 +196,19 @@ def flush_at_exit() -> None:
 
 
 atexit.register(flush_at_exit)
+#: Whether flush_at_exit was registered again after the first held OTel record (see below).
+_exit_order = [False]
+
+
+def _flush_before_providers_shut_down() -> None:
+    """Register the exit flush again, now, so that it runs before the providers' shutdown.
+
+    ``atexit`` runs last in, first out, and the SDK's ``LoggerProvider`` (created after this
+    module was imported) shuts down at exit too: held records emitted after it are lost.
+    """
+    _exit_order[0] = True
+    atexit.unregister(flush_at_exit)
+    atexit.register(flush_at_exit)
 
 
 class FlightRecorder:
@@ -202,14 +237,17 @@ class FlightRecorder:
         if event_dict.pop(HOLD_MARK, None) is None:
             self._error_due(method_name)
             return self.renderer(logger, method_name, event_dict)
+        record: HeldRecord | None = event_dict.pop(HOLD_EXPORT, None)
         held = hold_for(_current_context().get(SCOPE_KEY))
         if held is None:  # decided meanwhile (an error line in another thread)
+            if record is not None:
+                record.emit(held=False)
             return self.renderer(logger, method_name, event_dict)
         event_dict[HELD] = True
         line = self.renderer(logger, method_name, event_dict)
         write = getattr(logger, method_name, None)
         if isinstance(line, str | bytes) and write is not None:
-            held.hold(write, line)
+            held.hold(write, line, record)
         # else: nothing to hold (not a rendered line): dropped, as without the recorder
         import structlog  # noqa: PLC0415
 

@@ -14,7 +14,7 @@ keeps a line when
 :class:`LogSamplingProcessor` applies it to structlog events (raising ``structlog.DropEvent``),
 :class:`LogSamplingFilter` to stdlib records (on a handler). Put the processor first in the
 chain, before :class:`~otel_context.StructlogOTelProcessor` and
-:class:`~otel_context.export.StructlogOTelLogProcessor`, so a dropped event costs least and is
+:class:`~otel_context.log_records.StructlogOTelLogProcessor`, so a dropped event costs least and is
 exported nowhere. Neither reads anything when the feature is off beyond one comparison.
 
 .. versionadded:: 0.1.0
@@ -51,6 +51,8 @@ WRITING_HELD: Final = threading.local()
 RECORDERS: Final = [0]
 #: On an event left to the :class:`~otel_context.flight_recorder.FlightRecorder` to hold.
 HOLD_MARK: Final = "_otel_context_hold"
+#: The field a written held line (and its OTel log record) carries.
+HELD: Final = "log.held"
 #: structlog method names -> levels (``exception`` logs at ERROR); others are kept.
 METHOD_LEVELS: Final = {
     "debug": logging.DEBUG,
@@ -151,6 +153,8 @@ class LogSamplingProcessor:
                 return event_dict
             level = config.unsampled_log_level if self.level is None else self.level
             levelno = METHOD_LEVELS.get(method_name, logging.CRITICAL)
+            if levelno >= logging.ERROR and RECORDERS[0]:
+                _write_held()  # held lines (and their OTel records) go before this one
             if line_kept(levelno, level, ratio) or "_record" in event_dict or _held(event_dict):
                 return event_dict
         except Exception:  # keep the line; a broken policy must not lose logs

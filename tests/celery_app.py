@@ -109,6 +109,7 @@ def _setup_worker(**kwargs: Any) -> None:
     trace.set_tracer_provider(provider)
     structlog.configure(
         processors=[
+            otel_context.LogSamplingProcessor(),  # off unless OTEL_CONTEXT_UNSAMPLED_LOG_RATIO
             structlog.stdlib.add_log_level,
             otel_context.StructlogOTelProcessor(),
             structlog.processors.JSONRenderer(),

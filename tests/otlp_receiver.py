@@ -72,6 +72,7 @@ class ReceivedLog:
     attributes: dict[str, object]
     scope: str
     resource: dict[str, object]
+    time_unix_nano: int = 0
 
 
 @dataclass
@@ -114,6 +115,7 @@ class Received:
                 attributes=attributes_of(record.attributes),
                 scope=sl.scope.name,
                 resource=attributes_of(rl.resource.attributes),
+                time_unix_nano=record.time_unix_nano,
             )
             for rl in request.resource_logs
             for sl in rl.scope_logs

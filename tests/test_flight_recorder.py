@@ -11,15 +11,12 @@ import pytest
 import structlog
 from opentelemetry import context as context_api
 from opentelemetry import trace
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otel_context import (
     FlightRecorder,
     LogSamplingFilter,
     LogSamplingProcessor,
-    StructlogOTelLogProcessor,
     StructlogOTelProcessor,
     conf,
     flight_recorder,
@@ -208,20 +205,6 @@ class TestBounds:
 
 
 class TestElsewhere:
-    def test_held_lines_are_not_exported_as_otel_records(
-        self, out: Lines, request_scope: Any
-    ) -> None:
-        """The exporter skips a held line (documented); a warning is exported as usual."""
-        sink = InMemoryLogRecordExporter()
-        provider = LoggerProvider(shutdown_on_exit=False)
-        provider.add_log_record_processor(SimpleLogRecordProcessor(sink))
-        log = logger_for(out, StructlogOTelLogProcessor(provider))
-        log.info("a")
-        log.warning("w")
-        end(request_scope, 500)
-        assert [r.log_record.body for r in sink.get_finished_logs()] == ["w"]
-        assert out.events() == ["w", "a"]
-
     def test_outside_a_holding_request_the_recorder_just_renders(self, out: Lines) -> None:
         """No scope (or HOLD_LINES off): every line is rendered and written at once."""
         logger_for(out).info("a")

@@ -25,6 +25,7 @@ from otel_context import _private
 from otel_context import request as lifecycle
 from otel_context._url_kwargs import Route, view_path
 from otel_context.conf import get_config
+from otel_context.flight_recorder import held_lines, note_status
 from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
 from otel_context.streaming import ScopedChunks, hand_over
 
@@ -118,6 +119,8 @@ def before_request() -> None:
         begun = lifecycle.begin(
             span, lambda name: _header(environ, name), environ.get("REMOTE_ADDR"), config
         )
+        if config.hold_lines:  # the flight recorder, as for a Django request
+            begun.scope.held = held_lines(span, config)
         state = environ[STATE_KEY] = RequestState(begun, config, weakref.ref(_request_context()))
         _bind_routed(state)
     except Exception:
@@ -148,6 +151,8 @@ def after_request(response: flask.Response) -> flask.Response:
         environ = flask.request.environ
         state = environ.get(STATE_KEY)
         span = environ.get(_ENVIRON_SPAN_KEY)
+        if isinstance(state, RequestState):
+            note_status(state.request.scope, response.status_code)
         if (
             isinstance(state, RequestState)
             and span is not None

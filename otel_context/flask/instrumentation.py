@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
 from otel_context import _private
+from otel_context.conf import mark_final
 from otel_context.flask import hooks
 from otel_context.log_records import _handler_ids
 from otel_context.propagation import prepare
@@ -104,6 +105,7 @@ def instrument_app(app: flask.Flask, **options: Any) -> None:
     passthrough = {key: options.pop(key) for key in INSTRUMENTOR_OPTIONS if key in options}
     with _lock:
         prepare(options)
+        mark_final()  # no Django settings will come: get_config() takes its fast path
         _handler_ids.attach()  # OTel LoggingHandlers export stdlib records with the ids
         if app.extensions.get(EXTENSION):
             return

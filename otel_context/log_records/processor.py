@@ -32,6 +32,7 @@ from opentelemetry import context as otel_context_api
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber, get_logger_provider
 
+from otel_context.held_export import HOLD_EXPORT, HeldRecord
 from otel_context.log_records.event_attributes import event_attributes
 from otel_context.log_sampling import HOLD_MARK
 
@@ -105,15 +106,18 @@ class StructlogOTelLogProcessor:
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         """Emit *event_dict* to OTel and return it unchanged."""
-        if HOLD_MARK in event_dict:  # held by the flight recorder: not exported (sampling.md)
-            return event_dict
         try:
-            self._emit(logger, method_name, event_dict)
+            if HOLD_MARK in event_dict:  # held: its record waits with the line (held_export)
+                event_dict[HOLD_EXPORT] = self._emit(logger, method_name, event_dict, held=True)
+            else:
+                self._emit(logger, method_name, event_dict)
         except Exception as exc:
             _report_failure(exc)
         return event_dict
 
-    def _emit(self, logger: Any, method_name: str, event_dict: Mapping[str, Any]) -> None:
+    def _emit(
+        self, logger: Any, method_name: str, event_dict: Mapping[str, Any], *, held: bool = False
+    ) -> HeldRecord | None:
         level = str(event_dict.get("level") or method_name).lower()
         severity, severity_text, levelno = _SEVERITY.get(
             level, (SeverityNumber.UNSPECIFIED, level.upper(), logging.NOTSET)
@@ -122,11 +126,20 @@ class StructlogOTelLogProcessor:
         otel_logger = self._record_logger(logger, event_dict, name, severity, levelno)
         span = _recording_span() if self._span_events else None
         if otel_logger is None and span is None:
-            return
+            return None
         event = event_dict.get("event")
         body = event if isinstance(event, str) else str(event)
         attrs = event_attributes(event_dict)
         now = time.time_ns()
+        event_name = (
+            _event_name(name, body, event_dict["_record"])
+            if "_record" in event_dict  # a stdlib record, from foreign_pre_chain
+            else (f"{name}.{body}" if name else body)
+        )
+        extra = ({"level": level} | ({"logger": name} if name else {})) if span is not None else {}
+        if held:  # emitted when the flight recorder writes the line, if it does
+            severities = (severity, severity_text)
+            return HeldRecord(otel_logger, span, now, severities, body, attrs, event_name, extra)
         if otel_logger is not None:
             otel_logger.emit(
                 timestamp=now,
@@ -134,15 +147,13 @@ class StructlogOTelLogProcessor:
                 severity_text=severity_text,
                 body=body,
                 attributes=attrs,
-                event_name=_event_name(name, body, event_dict["_record"])
-                if "_record" in event_dict  # a stdlib record, from foreign_pre_chain
-                else (f"{name}.{body}" if name else body),
+                event_name=event_name,
             )
         if span is not None:  # the SDK bounds events per span (OTEL_SPAN_EVENT_COUNT_LIMIT)
             if not _span_events_noted:
                 _note_span_events()
-            extra = {"level": level} | ({"logger": name} if name else {})
             span.add_event(body, attrs | extra, timestamp=now)
+        return None
 
     def _record_logger(
         self,

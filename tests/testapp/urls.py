@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/<str:username>/", views.login_as),
     path("bind/", views.binds),
     path("child/", views.child_span),
+    path("noisy/", views.noisy),
     path("raises/", views.raises),
     path("orgs/<int:organisation_pk>/refuses/", views.refuses),
     path("healthz/", views.plain),

@@ -48,6 +48,18 @@ def binds(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"identifiers": otel_context.get_identifiers()})
 
 
+def noisy(request: HttpRequest) -> HttpResponse:
+    """Log ``?lines=`` DEBUG lines and one line of ``?huge=`` characters; 500 with ``?fail=1``."""
+    from otel_context.flight_recorder import held_now
+
+    log.debug("view.huge", blob="x" * int(request.GET.get("huge", "0")))
+    for index in range(int(request.GET.get("lines", "0"))):
+        log.debug("view.noise", index=index)
+    lines, held_bytes = held_now()
+    status = 500 if request.GET.get("fail") else 200
+    return JsonResponse({"held_lines": lines, "held_bytes": held_bytes}, status=status)
+
+
 def child_span(request: HttpRequest) -> HttpResponse:
     tracer = trace.get_tracer("tests")
     with tracer.start_as_current_span("child"):

@@ -1,0 +1,141 @@
+"""Held lines written later as they were logged: same time, trace context and OTel log record.
+
+The flight recorder (:mod:`otel_context.flight_recorder`) holds a rendered line and writes it
+when the request turns out to matter, or drops it. What the line would have produced at log
+time is captured with it, so that writing it later produces the same thing:
+
+- :class:`HeldRecord`: the OTel log record that
+  :class:`~otel_context.log_records.StructlogOTelLogProcessor` would have emitted (body,
+  severity, attributes with the request's identifiers, time), and the OTel context it was
+  logged in. It is emitted with that context when the line is written
+  (``log.held: true`` among its attributes), never if the line is dropped: exactly once or not
+  at all. The context is passed explicitly because the SDK's batch processor reads nothing
+  from the context at export time (1.44+ clears it).
+- :class:`HeldLine`: the line, its logger method, its record and context. Written through a
+  stdlib ``logging.Logger``, the ``LogRecord`` is made with the line's own creation time and
+  handled inside its own context, so a file handler's ``asctime``, an OTel ``LoggingHandler``'s
+  timestamp and trace ids, and ``OTelContextFilter``'s identifiers are the logging moment's.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from opentelemetry import context as context_api
+
+from otel_context.log_sampling import HELD, METHOD_LEVELS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from opentelemetry._logs import Logger, SeverityNumber
+    from opentelemetry.trace import Span
+    from opentelemetry.util.types import AttributeValue
+
+__all__ = ["HOLD_EXPORT", "HeldLine", "HeldRecord"]
+
+_logger = logging.getLogger(__name__)
+#: The event dict key on which the export processor leaves a held line's record for the recorder.
+HOLD_EXPORT: Final = "_otel_context_held_record"
+
+
+class HeldRecord:
+    """An OTel log record (and, opt-in, span event) prepared at log time, emitted later."""
+
+    __slots__ = (
+        "attributes",
+        "body",
+        "context",
+        "event_name",
+        "logger",
+        "severity",
+        "span",
+        "span_extra",
+        "timestamp",
+    )
+
+    def __init__(  # noqa: PLR0913, PLR0917 - the record's fields, all captured at log time
+        self,
+        logger: Logger | None,
+        span: Span | None,
+        timestamp: int,
+        severity: tuple[SeverityNumber, str],
+        body: str,
+        attributes: dict[str, AttributeValue],
+        event_name: str,
+        span_extra: Mapping[str, AttributeValue],
+    ) -> None:
+        self.logger = logger
+        self.span = span
+        self.timestamp = timestamp
+        self.severity = severity
+        self.body = body
+        self.attributes = attributes
+        self.event_name = event_name
+        self.span_extra = span_extra
+        self.context = context_api.get_current()
+
+    def emit(self, *, held: bool = True) -> None:
+        """Emit the record (marked ``log.held`` if *held*) with its own time and context."""
+        attrs = {**self.attributes, HELD: True} if held else self.attributes
+        if self.logger is not None:
+            self.logger.emit(
+                timestamp=self.timestamp,
+                context=self.context,
+                severity_number=self.severity[0],
+                severity_text=self.severity[1],
+                body=self.body,
+                attributes=attrs,
+                event_name=self.event_name,
+            )
+        span = self.span
+        if span is not None and span.is_recording():  # not once the span has ended
+            span.add_event(self.body, {**attrs, **self.span_extra}, timestamp=self.timestamp)
+
+
+class HeldLine:
+    """One held line: written later by its logger method, in the context it was logged in."""
+
+    __slots__ = ("context", "created", "line", "record", "write")
+
+    def __init__(
+        self, write: Callable[..., Any], line: str | bytes, record: HeldRecord | None
+    ) -> None:
+        self.write = write
+        self.line = line
+        self.record = record
+        self.context = context_api.get_current()
+        self.created = time.time_ns()
+
+    def write_out(self) -> None:
+        """Write the line, then emit its record. Never raises (a broken stream must not)."""
+        token = context_api.attach(self.context)
+        try:
+            target = getattr(self.write, "__self__", None)
+            if isinstance(target, logging.Logger):
+                _handle(target, self.write.__name__, self.line, self.created)
+            else:
+                self.write(self.line)
+            if self.record is not None:
+                self.record.emit()
+        except Exception:
+            _logger.debug("otel_context: writing a held line failed", exc_info=True)
+        finally:
+            context_api.detach(token)
+
+
+def _handle(logger: logging.Logger, method_name: str, line: str | bytes, created_ns: int) -> None:
+    """What ``logger.<method_name>(line)`` does, with the record created at *created_ns*."""
+    level = METHOD_LEVELS.get(method_name, logging.INFO)
+    if not logger.isEnabledFor(level):
+        return
+    record = logger.makeRecord(logger.name, level, "(unknown file)", 0, line, (), None)
+    created = created_ns / 1e9
+    record.relativeCreated -= (record.created - created) * 1000
+    record.created = created
+    record.msecs = (created_ns % 1_000_000_000) // 1_000_000 + 0.0
+    logger.handle(record)
