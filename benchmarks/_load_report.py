@@ -4,7 +4,8 @@
 (figures D and E), ``python -m benchmarks.load_constant`` only what lies between the
 :data:`CONSTANT` markers (figure D′); ``python -m benchmarks.run`` rewrites the rest of the
 file and carries both sections over (:func:`keep_section`), so any of the commands can run
-without losing the others' figures. The issue-24 figures (F, :data:`ISSUE24`) are carried too.
+without losing the others' figures. The hand-written sections are carried too: the issue-25
+figures (:data:`ISSUE25`, in place after figure C′) and the issue-24 figures (F, :data:`ISSUE24`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ CONSTANT: Final = ("<!-- load-constant -->", "<!-- /load-constant -->")
 #: (start, end) markers of the issue-24 figures (``python -m benchmarks.log_sampling_gunicorn``
 #: and ``benchmarks.trace_keeping``, written in by hand): figure F.
 ISSUE24: Final = ("<!-- issue24 -->", "<!-- /issue24 -->")
+#: (start, end) markers of the issue-25 figures (written in by hand from the callgrind
+#: workers): they follow figure C-prime, so they are carried over first.
+ISSUE25: Final = ("<!-- issue25 -->", "<!-- /issue25 -->")
+#: every marked section :func:`keep_section` carries over, in the file's order.
+KEPT: Final = (ISSUE25, LOAD, CONSTANT, ISSUE24)
 
 
 def extract(text: str, marks: tuple[str, str] = LOAD) -> str | None:
@@ -48,7 +54,7 @@ def keep_section(new_text: str, path: Path) -> str:
     if not path.exists():
         return new_text
     existing = path.read_text(encoding="utf-8")
-    for marks in (LOAD, CONSTANT, ISSUE24):
+    for marks in KEPT:
         old = extract(existing, marks)
         if old is not None and extract(new_text, marks) is None:
             new_text = splice(new_text, old, marks)

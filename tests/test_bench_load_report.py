@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks._load_report import CONSTANT, ISSUE24, LOAD, extract, keep_section, splice
+from benchmarks._load_report import (
+    CONSTANT,
+    ISSUE24,
+    ISSUE25,
+    KEPT,
+    LOAD,
+    extract,
+    keep_section,
+    splice,
+)
 
 D = f"{LOAD[0]}\n## D\nold D\n{LOAD[1]}"
 D_PRIME = f"{CONSTANT[0]}\n## D-prime\nold D-prime\n{CONSTANT[1]}"
@@ -40,3 +49,21 @@ class TestSections:
         kept = keep_section("# new A\n", path)
         assert extract(kept, ISSUE24) == section
         assert extract(kept, LOAD) == D
+
+    def test_run_keeps_the_issue25_figures_in_place(self, tmp_path: Path) -> None:
+        """The hand-written issue-25 section survives the rewrite, still before figure D."""
+        section = f"{ISSUE25[0]}\n## Issue 25\nby hand\n{ISSUE25[1]}"
+        path = tmp_path / "RESULTS.md"
+        path.write_text(f"# old A\n\n{section}\n\n{D}\n\n{D_PRIME}\n", encoding="utf-8")
+        kept = keep_section("# new A\n", path)
+        assert kept.startswith("# new A")
+        assert extract(kept, ISSUE25) == section
+        assert kept.index(ISSUE25[1]) < kept.index(LOAD[0]) < kept.index(CONSTANT[0])
+
+    def test_run_loses_nothing_of_the_present_results(self) -> None:
+        """Rewriting what benchmarks.run writes gives RESULTS.md back: the rest is marked."""
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / "RESULTS.md"
+        text = path.read_text(encoding="utf-8")
+        generated = text[: text.index(KEPT[0][0])]
+        assert "## Issue 25" not in generated
+        assert keep_section(generated, path) == text
