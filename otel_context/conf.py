@@ -271,10 +271,29 @@ def _current() -> Config:
             if _provisional is None:
                 _provisional = build_config(_overrides)
             return _provisional
-        config = _cached = build_config(_overrides)
-        _provisional = None
+        try:
+            config = build_config(_overrides)
+        except ConfigurationError:
+            if _registry_ready():
+                raise
+            # Settings are configured, Django's app registry is not (a wsgi.py or asgi.py that
+            # sets up tracing before get_asgi_application()): the setting's import paths may
+            # need models, so until django.setup() the configuration is provisional, without it.
+            if _provisional is None:
+                _provisional = build_config(_overrides, setting={})
+            return _provisional
+        _cached, _provisional = config, None
     _report_early_reads(config)
     return config
+
+
+def _registry_ready() -> bool:
+    """Whether Django's app registry is populated (always, without Django)."""
+    try:
+        from django.apps import apps  # noqa: PLC0415 - the core must not need Django
+    except ImportError:
+        return True
+    return bool(apps.ready)
 
 
 def startup_option(

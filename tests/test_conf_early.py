@@ -108,3 +108,38 @@ class TestFastPath:
         first = conf.get_config()
         assert conf.get_config() is first
         assert conf._provisional is None
+
+
+def test_settings_configured_before_the_app_registry_is_provisional_then_full() -> None:
+    """An ``asgi.py`` that sets up tracing before ``get_asgi_application()`` (the example's,
+    under ``opentelemetry-instrument``): the settings are configured, the app registry is not,
+    and the setting's resolvers import models. Reading a start-up option then must not raise;
+    once ``django.setup()`` ran, the full configuration applies."""
+    code = textwrap.dedent(
+        """
+        import os
+        os.environ["DJANGO_SETTINGS_MODULE"] = "example.settings"
+        from django.conf import settings
+        settings.INSTALLED_APPS  # configured now; django.setup() has not run
+        from otel_context.conf import get_config, startup_option
+        print("early", startup_option("keep_notable_traces"), sorted(get_config().resolvers))
+        import django
+        django.setup()
+        print("late", sorted(get_config().resolvers))
+        """
+    )
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "early False []",
+        "late ['environment.id', 'organisation.id', 'project.id']",
+    ]
