@@ -102,6 +102,7 @@ class TestHeldLines:
         assert get(make_app(**HOLDING), "/plain", "f-sampled", sampled=True) == 200
         assert out.of("f-sampled") == [("view.start", False), ("service.called", False)]
 
+    @pytest.mark.usefixtures("contrib_3937")  # the floor's stream_with_context double detach
     def test_a_streamed_body_holds_until_it_is_done(self, make_app: AppFactory, out: Lines) -> None:
         """The body's lines are the request's: held, and dropped once it ended fine."""
         app = make_app(**HOLDING)
