@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.signals import got_request_exception
 from django.test import Client
 
 from tests.migrating.views import LINE_FORMAT
@@ -33,6 +36,34 @@ def middleware(*, first: tuple[str, ...] = (), after_auth: tuple[str, ...] = ())
         IDENTIFIERS_MIDDLEWARE,
         *after_auth,
     ]
+
+
+@pytest.fixture(autouse=True)
+def _no_peer_receivers_left() -> Iterator[None]:
+    """Disconnect what a peer's middleware left on ``got_request_exception``.
+
+    django-structlog's ``RequestMiddleware`` connects its instance to the signal in
+    ``__init__``; the weak reference lives until the garbage collector frees the test
+    client's handler, so without this a later test's 500 logged its ``request_failed``
+    whenever no collection ran in between.
+    """
+    yield
+    gc.collect()
+    for receiver in peer_receivers():
+        got_request_exception.disconnect(receiver)
+    assert not peer_receivers()
+
+
+def peer_receivers() -> list[Any]:
+    """django-structlog's bound methods still connected to ``got_request_exception``."""
+    found = []
+    for entry in got_request_exception.receivers:
+        held = entry[1]
+        receiver = held() if isinstance(held, weakref.ref) else held
+        owner = getattr(receiver, "__self__", None)
+        if owner is not None and type(owner).__module__.startswith("django_structlog"):
+            found.append(receiver)
+    return found
 
 
 @pytest.fixture
