@@ -12,7 +12,9 @@ scope's, never a client's), as strings, for the time of that one ``emit``, and t
 its old attributes back. A handler filter would do the same, but it would leave the keys on
 the record for every handler after it (Python 3.11 has no per-handler copy of a record).
 A key the call site passed in ``extra=`` wins; a non-string value there becomes a string
-(one type per identifier).
+(one type per identifier). :class:`~otel_context.stdlib.OTelContextFilter`'s defaults
+(:class:`~otel_context.stdlib.Placeholder`, ``"-"``) are taken off the record for that
+``emit`` too: a placeholder claims no id, so it is never exported as one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from otel_context import attributes
 from otel_context.log_records.processor import _is_otel_handler
 from otel_context.processors import current_fields
 from otel_context.scope import as_text
+from otel_context.stdlib import Placeholder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -74,13 +77,16 @@ def wrap(handler: logging.Handler) -> None:
 
 
 def add_identifiers(record: logging.LogRecord) -> Undo:
-    """Put the identifiers of *record*'s request on it, as strings; what to undo. Never raises."""
+    """Put the identifiers of *record*'s request on it, as strings; what to undo. Never raises.
+
+    The filter's placeholders are replaced by the request's value, or taken off.
+    """
     undo: Undo = []
     try:
         values = record.__dict__
         for key, value in _identifiers(current_fields(record)[0]):
             old = values.get(key, _ABSENT)
-            if old is _ABSENT or old is None:
+            if old is _ABSENT or old is None or type(old) is Placeholder:
                 new = value
             elif type(old) is str:
                 continue  # the call site's extra= wins
@@ -88,9 +94,19 @@ def add_identifiers(record: logging.LogRecord) -> Undo:
                 new = as_text(old)
             undo.append((key, old))
             values[key] = new
+        if Placeholder in map(type, values.values()):  # the filter's defaults: no ids
+            _drop_placeholders(values, undo)
     except Exception:  # a record must never be lost for its identifiers
         _logger.debug("otel_context: adding identifiers to a record failed", exc_info=True)
     return undo
+
+
+def _drop_placeholders(values: dict[str, object], undo: Undo) -> None:
+    """Take every :class:`Placeholder` off a record's *values*, noting each in *undo*."""
+    for key, value in list(values.items()):
+        if type(value) is Placeholder:
+            undo.append((key, value))
+            del values[key]
 
 
 def _identifiers(fields: Fields) -> Items:
