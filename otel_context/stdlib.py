@@ -103,6 +103,10 @@ class OTelContextFilter(logging.Filter):
         super().__init__(name)
         self.default = default
         self._placeholder = Placeholder(default) if isinstance(default, str) else default
+        # An OTel LoggingHandler behind this filter exports the ids and drops the placeholders.
+        from otel_context.log_records import _handler_ids  # noqa: PLC0415 - it imports this
+
+        _handler_ids.install()
         self.mapper = field_mapper(field_names)
         # The attributes of the last fields seen (a scope's cached fields) and with none.
         self._last: tuple[object, object, _Line] = (None, None, ({}, ()))

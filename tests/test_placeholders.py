@@ -15,7 +15,6 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
 from otel_context import OTelContextFilter, StructlogOTelLogProcessor
-from otel_context.log_records import _handler_ids
 from otel_context.scope import RequestScope, scoped
 from otel_context.stdlib import Placeholder
 from tests._packages import require
@@ -71,11 +70,10 @@ def logged(
     """A logger with the filter, an OTel LoggingHandler (either kind), then a line handler."""
     logger = logging.getLogger(f"tests.placeholders.{request.param}")
     lines = Lines()
-    logger.addFilter(OTelContextFilter())  # on the logger: the record keeps the defaults
+    logger.addFilter(OTelContextFilter())  # on the logger; it wraps the OTel handler classes
     logger.handlers[:] = [_otel_handler(request.param, log_provider), lines]
     logger.propagate = False
     logger.setLevel(logging.INFO)
-    _handler_ids.attach()
     yield logger, lines
     logger.handlers[:] = []
     logger.filters[:] = []
