@@ -29,7 +29,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Final
 
 from otel_context import attributes
-from otel_context.log_records.processor import _is_otel_handler
+from otel_context.log_records.processor import is_otel_handler
 from otel_context.processors import current_fields
 from otel_context.scope import as_text
 from otel_context.stdlib import Placeholder
@@ -95,7 +95,7 @@ def _hook_subclasses() -> None:
 def _wrap_class(kind: type) -> bool:
     """Wrap *kind*'s own ``emit`` if it is an OTel handler's, once; whether it was new."""
     emit = kind.__dict__.get("emit")
-    if emit is None or getattr(emit, WRAPPED, False) or not _is_otel_handler(kind):
+    if emit is None or getattr(emit, WRAPPED, False) or not is_otel_handler(kind):
         return False
     kind.emit = _wrapped(emit)  # type: ignore[attr-defined]
     return True
