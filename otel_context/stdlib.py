@@ -24,7 +24,7 @@ import functools
 import logging
 import re
 import string
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 from otel_context import attributes
 from otel_context.conf import get_config
@@ -68,6 +68,11 @@ def configured_names() -> tuple[tuple[str, ...], ...]:
     return record_names(keys)
 
 
+#: The texts of the placeholders made so far (``("-",)``): a record with none of them among its
+#: values has no placeholder, found in C without a type check per value.
+PLACEHOLDER_TEXTS: tuple[str, ...] = ()
+
+
 class Placeholder(str):
     """The filter's *default* for a field a record has no value for: text that claims no id.
 
@@ -77,6 +82,13 @@ class Placeholder(str):
     """
 
     __slots__ = ()
+
+    def __new__(cls, text: str) -> Self:
+        """A placeholder rendering as *text*; its text is noted in :data:`PLACEHOLDER_TEXTS`."""
+        global PLACEHOLDER_TEXTS  # noqa: PLW0603 - a few texts a process, swapped atomically
+        if text not in PLACEHOLDER_TEXTS:
+            PLACEHOLDER_TEXTS = (*PLACEHOLDER_TEXTS, text)
+        return super().__new__(cls, text)
 
     def __reduce__(self) -> tuple[type[str], tuple[str]]:
         """Pickle as the plain string."""

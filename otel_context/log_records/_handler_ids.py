@@ -28,7 +28,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Final
 
-from otel_context import attributes
+from otel_context import attributes, stdlib
 from otel_context.log_records.processor import is_otel_handler
 from otel_context.processors import current_fields
 from otel_context.scope import as_text
@@ -135,11 +135,17 @@ def add_identifiers(record: logging.LogRecord) -> Undo:
                 new = as_text(old)
             undo.append((key, old))
             values[key] = new
-        if Placeholder in map(type, values.values()):  # the filter's defaults: no ids
+        if _may_hold_placeholders(values):  # the filter's defaults: no ids
             _drop_placeholders(values, undo)
     except Exception:  # a record must never be lost for its identifiers
         _logger.debug("otel_context: adding identifiers to a record failed", exc_info=True)
     return undo
+
+
+def _may_hold_placeholders(values: dict[str, object]) -> bool:
+    """Whether a value of a record equals a placeholder's text (a cheap test, in C)."""
+    held = values.values()
+    return any(text in held for text in stdlib.PLACEHOLDER_TEXTS)
 
 
 def _drop_placeholders(values: dict[str, object], undo: Undo) -> None:
