@@ -6,8 +6,13 @@ import time
 import wsgiref.util
 from typing import Any
 
+import pytest
+
 from benchmarks._cpu_timed_wsgi import HEADER, application
 from benchmarks._open_loop import server_cpu
+
+#: The whole Django stack runs: the session and auth middleware may read the database.
+pytestmark = pytest.mark.django_db
 
 
 def _call(path: str) -> tuple[list[tuple[str, list[tuple[str, str]]]], bytes, float]:
