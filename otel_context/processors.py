@@ -145,21 +145,23 @@ class StructlogOTelProcessor:
             ctx = _current_context()
             scope = ctx.get(SCOPE_KEY)
             span = ctx.get(_SPAN_KEY)
-            if type(scope) is RequestScope and not scope.closed:
-                refresh = scope.refresh  # a framework's lazy ids (e.g. the user)
+            if type(scope) is RequestScope:
+                refresh = scope.refresh  # a framework's lazy ids (e.g. the user); None once closed
                 if refresh is not None:
                     try:
                         refresh()
                     except Exception:
                         scope.refresh_failed()
-                cache = scope._cache  # noqa: SLF001 - the hot path reads the cache in place
-                if cache is None or cache[0] is not span or cache[1] != scope.version:
-                    cache = scope.cache_for(span)  # refreshed just above
-                if self._mapper is None and cache[4].isdisjoint(event_dict):
-                    event_dict.update(cache[2])  # the common event: nothing to reconcile
+                cache = scope._cache  # noqa: SLF001 - None after a bind and once closed
+                if cache is None or cache[0] is not span:
+                    cache = None if scope.closed else scope.cache_for(span)  # refreshed above
+                if cache is not None:
+                    if self._mapper is None and cache[4].isdisjoint(event_dict):
+                        event_dict.update(cache[2])  # the common event: nothing to reconcile
+                    else:
+                        self._merge(event_dict, cache[2], cache[3])
                     return event_dict
-                fields, aliases = cache[2], cache[3]
-            elif (ended := _ended_request(event_dict)) is not None:
+            if (ended := _ended_request(event_dict)) is not None:
                 fields, aliases = ended, _aliases_of(ended)  # Django's late 4xx record
             elif span is None:
                 if _STANDARD_KEYS.isdisjoint(event_dict):
