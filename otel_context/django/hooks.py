@@ -105,7 +105,7 @@ def header_getter(response: HttpResponseBase) -> Callable[[str], str | None]:
     """
     store = getattr(getattr(response, "headers", None), "_store", None)
     if type(store) is not dict:
-        return response.get  # type: ignore[attr-defined,no-any-return]
+        return response.get
 
     def get(name: str) -> str | None:
         found = store.get(name.lower())
@@ -172,8 +172,9 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
         mark_ended(request, state.request.scope, span)
         if state.request.scope.held is not None:
             state.request.scope.held.status = response.status_code
-        state.identifiers()  # the user may have been loaded since the last log event
-        lifecycle.settle_span(state.request.scope)
+        # the user may have been loaded since the last log event: refresh (once), then settle
+        scope = state.request.scope
+        lifecycle.settle_span(scope, scope.identifiers())
         config = get_config()
         echo = state.request.echo(config, header_getter(response))
         if echo is not None:  # a correlation header the app set is left as it is
