@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpResponse
 from opentelemetry import context as otel_context
 
-from otel_context import correlation
+from otel_context import conf, correlation
 from otel_context import request as lifecycle
 from otel_context.attributes import CORRELATION_ID
 from otel_context.baggage import peer_is_trusted
@@ -83,7 +83,7 @@ def establish_correlation_id(request: HttpRequest) -> None:
     a request rejected before the hooks ran (``DisallowedHost``) still has it.
     """
     try:
-        config = get_config()
+        config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
         meta = request.META
         trusted = config.trust_correlation_id and peer_is_trusted(
             meta.get("REMOTE_ADDR"), config.trusted_networks
@@ -142,7 +142,7 @@ def echo_if_rejected(request: HttpRequest, response: HttpResponseBase) -> HttpRe
 def request_hook(span: Span, request: HttpRequest) -> None:
     """Begin the request. Never raises into the request."""
     try:
-        config = get_config()
+        config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
         meta = request.META
         given = request.__dict__.get(CORRELATION_ATTR)
         begun = lifecycle.begin(
@@ -175,7 +175,7 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
         # the user may have been loaded since the last log event: refresh (once), then settle
         scope = state.request.scope
         lifecycle.settle_span(scope, scope.identifiers())
-        config = get_config()
+        config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
         echo = state.request.echo(config, header_getter(response))
         if echo is not None:  # a correlation header the app set is left as it is
             response[echo[0]] = echo[1]
