@@ -36,6 +36,11 @@ def latencies(run: ConstantRun, key: str) -> list[list[float]]:
     return [[value * 1e3 for value in r.latencies] for r in run.measured[key].rounds]
 
 
+def server_cpu(run: ConstantRun, key: str) -> list[list[float]]:
+    """Per round: *key*'s server CPU times (``Server-Timing``) in milliseconds."""
+    return [[value * 1e3 for value in r.server_cpu] for r in run.measured[key].rounds]
+
+
 def _pct(pct: float) -> str:
     return f"p{pct:g}"
 
@@ -228,8 +233,61 @@ def _beyond(count: int, pct: float) -> int:
     return count - max(math.ceil(pct / 100 * count - 1e-9), 1) + 1
 
 
+CPU_INTRO: Final = (
+    "**Server CPU time per request.** Every server answers with the CPU time its thread spent"
+    " in the Django call (`Server-Timing: cpu;dur=`, `benchmarks/_cpu_timed_wsgi.py`: every"
+    " middleware, the span's start and end, the view and its log lines, garbage collections"
+    " included), measured with `time.thread_time_ns()`. A stall while the thread waits for a"
+    " CPU is not in it, so its tail is the tail of the work itself. Same rounds, same"
+    " intervals (paired bootstrap over whole rounds)."
+)
+
+
+def _cpu_section(run: ConstantRun, rng: random.Random) -> list[str]:
+    """The server CPU percentiles and their ratios; a sentence if a server sent none."""
+    cpu = {key: server_cpu(run, key) for key in run.measured}
+    if not all(cpu[key] and all(cpu[key]) for key in cpu):
+        return ["- Server CPU time: not reported by every server in every round."]
+    rows = []
+    for key, rounds in cpu.items():
+        every = pooled(rounds)
+        per_round = Summary.of([percentile(sorted(r), 99) for r in rounds])
+        rows.append(
+            (
+                run.measured[key].server.config.label,
+                *(f"{percentile(every, pct):.3f}" for pct in PERCENTILES),
+                f"{per_round.median:.3f}",
+                f"{per_round.low:.3f}{DASH}{per_round.high:.3f}",
+            )
+        )
+    header = (
+        "Configuration",
+        *(f"CPU {_pct(p)} ms" for p in PERCENTILES),
+        "p99 per round (median)",
+        "min–max",
+    )
+    ratios = []
+    for pct in (50.0, 99.0, 99.9):
+        for label, key, baseline in PAIRS:
+            mine, theirs = cpu[key], cpu[baseline]
+            ratio = percentile(pooled(mine), pct) / percentile(pooled(theirs), pct)
+            low, high = bootstrap_ratio(mine, theirs, pct, rng=rng)
+            resolved = "yes" if high - low < abs(ratio - 1) else "no"
+            ratios.append(
+                (
+                    f"CPU {_pct(pct)} {label}",
+                    f"{ratio:.3f}{TIMES}",
+                    f"{low:.3f}{DASH}{high:.3f}",
+                    resolved,
+                )
+            )
+    ratio_header = ("Ratio", "pooled", "95 % interval", "interval narrower than the effect")
+    return [CPU_INTRO, "", *_table(header, rows), "", *_table(ratio_header, ratios)]
+
+
 def render(run: ConstantRun, rng: random.Random) -> str:
     """The Markdown section (markers included) for *run*."""
     lines = _intro(run) + _latency_table(run) + [""] + _ratio_table(run, rng)
+    lines += ["", *_cpu_section(run, rng)]
     lines += ["", *_rounds_table(run), "", *_notes(run), "", _load_report.CONSTANT[1]]
     return "\n".join(lines) + "\n"

@@ -56,6 +56,8 @@ class Recording:
     """What one constant-rate run measured (seconds)."""
 
     latencies: list[float] = field(default_factory=list)  # scheduled send -> response read
+    #: The server's ``Server-Timing: cpu;dur=`` of each answer that had one (seconds).
+    server_cpu: list[float] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)  # scheduled send -> actually sent
     errors: Counter[str] = field(default_factory=Counter)  # refused, dropped, not 200
     connections: int = 0  # opened during the run
@@ -98,19 +100,48 @@ class _Pool:
         self.idle.clear()
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes) -> int:
-    """Send *data*, read one response; its status (``-1`` if the server will close)."""
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One response: its status (``-1`` if the server will close) and its server CPU time."""
+
+    status: int
+    server_cpu: float | None = None  # seconds, from ``Server-Timing: cpu;dur=<ms>``
+
+
+def server_cpu(value: str | None) -> float | None:
+    """The ``cpu`` metric's duration (seconds) in a ``Server-Timing`` value, if any."""
+    for metric in (value or "").split(","):
+        name, _, params = metric.strip().partition(";")
+        if name.strip() != "cpu":
+            continue
+        for param in params.split(";"):
+            key, _, number = param.strip().partition("=")
+            if key == "dur":
+                try:
+                    return float(number) / 1e3
+                except ValueError:
+                    return None
+    return None
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes
+) -> Answer:
+    """Send *data*, read one response."""
     writer.write(data)
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
     fields = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
     await reader.readexactly(int(fields.get("content-length", "0")))
-    return -1 if fields.get("connection") == "close" else status
+    cpu = server_cpu(fields.get("server-timing"))
+    return Answer(-1 if fields.get("connection") == "close" else status, cpu)
 
 
-async def request(pool: _Pool) -> str | None:
+async def request(pool: _Pool, cpu: list[float] | None = None) -> str | None:
     """One request on a pooled connection; ``None`` if it got 200, else what went wrong.
+
+    The answer's server CPU time, if it has one, is appended to *cpu*.
 
     A reused connection that drops is retried once on a new one (the server may have closed
     it idle just as the request went out).
@@ -119,7 +150,7 @@ async def request(pool: _Pool) -> str | None:
     while True:
         connection, reused = await pool.take(fresh=fresh)
         try:
-            status = await _exchange(*connection, pool.target.request)
+            answer = await _exchange(*connection, pool.target.request)
         except DROPPED as error:
             connection[1].close()
             if reused:
@@ -129,18 +160,20 @@ async def request(pool: _Pool) -> str | None:
         except OSError as error:
             connection[1].close()
             return type(error).__name__
-        if status == -1:
+        if cpu is not None and answer.server_cpu is not None:
+            cpu.append(answer.server_cpu)
+        if answer.status == -1:
             connection[1].close()
             return None
         pool.give(connection)
-        return None if status == 200 else f"status {status}"
+        return None if answer.status == 200 else f"status {answer.status}"
 
 
-async def guarded(pool: _Pool) -> str | None:
+async def guarded(pool: _Pool, cpu: list[float] | None = None) -> str | None:
     """:func:`request`, with a failed connect or no answer within :data:`TIMEOUT` an error."""
     try:
         async with asyncio.timeout(TIMEOUT):
-            return await request(pool)
+            return await request(pool, cpu)
     except TimeoutError:
         return "timeout"
     except OSError as error:  # connecting failed
@@ -167,7 +200,7 @@ async def _constant(target: Target, rate: float, seconds: float, cap: int) -> Re
     async def one(due: float) -> None:
         async with limit:
             recording.lags.append(loop.time() - due)
-            error = await guarded(pool)
+            error = await guarded(pool, recording.server_cpu)
             recording.latencies.append(loop.time() - due)
             if error is not None:
                 recording.errors[error] += 1

@@ -233,16 +233,25 @@ def otlp_sink() -> Iterator[http.server.ThreadingHTTPServer]:
 
 
 def start(
-    config: Config, directory: Path, db: Path, plan: LoadPlan, endpoints: dict[str, str]
+    config: Config,
+    directory: Path,
+    db: Path,
+    plan: LoadPlan,
+    endpoints: dict[str, str],
+    *,
+    app: str | None = None,
 ) -> Server:
-    """Start *config*'s gunicorn on its own copy of *db*, writing its files in *directory*."""
+    """Start *config*'s gunicorn on its own copy of *db*, writing its files in *directory*.
+
+    *app* (``"module:variable"``) serves another WSGI app than ``example.wsgi``'s.
+    """
     files = ServiceFiles.in_dir(directory / config.key)
     shutil.copyfile(db, files.db)
     env = {
         "DJANGO_SETTINGS_MODULE": config.settings,
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoints.get(config.collector, ""),
     }
-    service = start_gunicorn(files, workers=plan.workers, threads=plan.threads, env=env)
+    service = start_gunicorn(files, workers=plan.workers, threads=plan.threads, env=env, app=app)
     return Server(config, service)
 
 

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 RESULTS: Final = Path(__file__).resolve().parent / "RESULTS.md"
 CONFIGS: Final = (PLAIN, INSTRUMENTOR, FULL_STACK)
+#: Every configuration's app: ``example.wsgi``'s, answering with its thread CPU time.
+CPU_TIMED_APP: Final = "benchmarks._cpu_timed_wsgi:application"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,7 @@ def start_all(run: ConstantRun, workdir: Path, server_cpus: set[int] | None) -> 
     headers = {"Authorization": f"Token {demo_data.user_token(USER)}"}
     with affinity(server_cpus):
         for config in CONFIGS:
-            server = start(config, workdir, files.db, plan, {})
+            server = start(config, workdir, files.db, plan, {}, app=CPU_TIMED_APP)
             run.measured[config.key] = Measured(server, target(server, headers))
     for measured in run.measured.values():
         check(measured.server)

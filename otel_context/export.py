@@ -8,16 +8,7 @@ the attributes of each record in ``log_records/event_attributes.py``.
 
 from __future__ import annotations
 
-from otel_context.log_records import (
-    StructlogOTelLogProcessor,
-    coerce_value,
-    event_attributes,
-    exception_attributes_of,
-)
+from otel_context import log_records
+from otel_context.log_records import *  # noqa: F403 - the old path re-exports the new home's names
 
-__all__ = [
-    "StructlogOTelLogProcessor",
-    "coerce_value",
-    "event_attributes",
-    "exception_attributes_of",
-]
+__all__ = log_records.__all__

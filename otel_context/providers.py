@@ -9,20 +9,7 @@ the shutdown within its bound.
 
 from __future__ import annotations
 
-from otel_context.sdk import (
-    DEFAULT_EXPORT_TIMEOUT_S,
-    GRPC,
-    HTTP_PROTOBUF,
-    Providers,
-    configure_providers,
-    shutdown_providers,
-)
+from otel_context import sdk
+from otel_context.sdk import *  # noqa: F403 - the old path re-exports the new home's names
 
-__all__ = [
-    "DEFAULT_EXPORT_TIMEOUT_S",
-    "GRPC",
-    "HTTP_PROTOBUF",
-    "Providers",
-    "configure_providers",
-    "shutdown_providers",
-]
+__all__ = sdk.__all__

@@ -4,7 +4,9 @@ For projects without structlog. :class:`OTelContextFilter` puts every field on t
 both spellings a format string can name: ``%(tenant_id)s`` and ``%(tenant.id)s``. Every
 identifier the configuration names (the standard ones, ``URL_KWARGS`` targets, ``RESOLVERS``
 keys) is on *every* record, set to *default* when the record has none, so a format string
-naming them never fails. Attributes passed with ``extra=`` win.
+naming them never fails. Attributes passed with ``extra=`` win. A default is a
+:class:`Placeholder`: it renders as *default*, and is never exported as an identifier (an OTel
+``LoggingHandler`` and ``StructlogOTelLogProcessor`` drop it).
 
 A key bound only with :func:`otel_context.bind` in some requests cannot be known in advance:
 :class:`OTelContextFormatter` gives every field its own format string names a default
@@ -22,7 +24,7 @@ import functools
 import logging
 import re
 import string
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 from otel_context import attributes
 from otel_context.conf import get_config
@@ -66,6 +68,33 @@ def configured_names() -> tuple[tuple[str, ...], ...]:
     return record_names(keys)
 
 
+#: The texts of the placeholders made so far (``("-",)``): a record with none of them among its
+#: values has no placeholder, found in C without a type check per value.
+PLACEHOLDER_TEXTS: tuple[str, ...] = ()
+
+
+class Placeholder(str):
+    """The filter's *default* for a field a record has no value for: text that claims no id.
+
+    Format strings render it as its text. What exports records as OTel log records drops it
+    (:mod:`otel_context.log_records`), so no back end sees ``user.id="-"``. Pickled as a plain
+    ``str``: a log server without otel_context reads it.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, text: str) -> Self:
+        """A placeholder rendering as *text*; its text is noted in :data:`PLACEHOLDER_TEXTS`."""
+        global PLACEHOLDER_TEXTS  # noqa: PLW0603 - a few texts a process, swapped atomically
+        if text not in PLACEHOLDER_TEXTS:
+            PLACEHOLDER_TEXTS = (*PLACEHOLDER_TEXTS, text)
+        return super().__new__(cls, text)
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        """Pickle as the plain string."""
+        return str, (str(self),)
+
+
 class OTelContextFilter(logging.Filter):
     """Add ``trace_id``, ``span_id`` and each identifier (``user_id``, ...) to every record.
 
@@ -74,7 +103,8 @@ class OTelContextFilter(logging.Filter):
 
     Args:
         name: As for :class:`logging.Filter`.
-        default: Value of every configured field the record has no value for.
+        default: Value of every configured field the record has no value for (a
+            :class:`Placeholder`: never exported as an identifier).
         field_names: ``"default"``: the fields in both spellings, ``user_id`` and ``user.id``,
             for format strings. ``"ecs"``: Elastic Common Schema names (``trace.id``,
             ``http.request.id``, ``labels.*``) as record attributes, for JSON formatters that
@@ -84,6 +114,11 @@ class OTelContextFilter(logging.Filter):
     def __init__(self, name: str = "", *, default: str = "-", field_names: str = "default") -> None:
         super().__init__(name)
         self.default = default
+        self._placeholder = Placeholder(default) if isinstance(default, str) else default
+        # An OTel LoggingHandler behind this filter exports the ids and drops the placeholders.
+        from otel_context.log_records import _handler_ids  # noqa: PLC0415 - it imports this
+
+        _handler_ids.install()
         self.mapper = field_mapper(field_names)
         # The attributes of the last fields seen (a scope's cached fields) and with none.
         self._last: tuple[object, object, _Line] = (None, None, ({}, ()))
@@ -122,7 +157,7 @@ class OTelContextFilter(logging.Filter):
             attrs.update(dict.fromkeys(group, value))
         for group in names:
             if group[0] not in attrs:
-                attrs.update(dict.fromkeys(group, self.default))
+                attrs.update(dict.fromkeys(group, self._placeholder))
                 groups.append(group)
         line = (attrs, tuple(groups))
         if fields:
@@ -140,14 +175,15 @@ def _put(values: dict[str, Any], names: tuple[str, ...], value: object) -> None:
     """Set every spelling in *names*; a value already in one of them (``extra=``) wins.
 
     The winner is a string, in every spelling: one type per identifier on every record
-    (issue 14). ``trace_sampled`` is the one boolean field: a boolean is kept as it is.
+    (issue 14). ``trace_sampled`` is the one boolean field: a boolean is kept as it is. Another
+    filter's :class:`Placeholder` counts as no value.
     """
     given = None
     for name in names:
         given = values.get(name)
-        if given is not None:
+        if given is not None and type(given) is not Placeholder:
             break
-    if given is None:
+    if given is None or type(given) is Placeholder:
         given = value
     elif type(given) is not str and type(given) is not bool:
         given = as_text(given)

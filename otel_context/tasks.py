@@ -8,24 +8,7 @@ lives in ``task_carrier.py``; Django's own task framework is ``otel_context.djan
 
 from __future__ import annotations
 
-from otel_context.task_carrier import (
-    CARRIER_KEY,
-    MAX_CARRIER_SIZE,
-    MAX_IDENTIFIERS,
-    Carried,
-    capture,
-    read,
-    restore,
-    restored,
-)
+from otel_context import task_carrier
+from otel_context.task_carrier import *  # noqa: F403 - the old path re-exports the new home's names
 
-__all__ = [
-    "CARRIER_KEY",
-    "MAX_CARRIER_SIZE",
-    "MAX_IDENTIFIERS",
-    "Carried",
-    "capture",
-    "read",
-    "restore",
-    "restored",
-]
+__all__ = task_carrier.__all__

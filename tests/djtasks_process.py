@@ -3,7 +3,10 @@
 ``python -m tests.djtasks_process worker [db_worker options]`` runs django-tasks-db's
 ``db_worker`` command; ``python -m tests.djtasks_process produce ANSWERS`` sends the
 requests (Django's test client, through the real DjangoInstrumentor middleware) whose views
-enqueue, plus one enqueue outside any request, and writes the answers to ``ANSWERS``.
+enqueue, plus one enqueue outside any request, and writes the answers to ``ANSWERS``;
+``produce-traced ANSWERS TRACEPARENTS`` sends one request per label of the JSON object
+``TRACEPARENTS``, each continuing that ``traceparent``. With ``OTEL_CONTEXT_UNSAMPLED_LOG_RATIO``
+set, both put ``LogSamplingProcessor`` first in their structlog chain.
 
 Both run with ``DJANGO_SETTINGS_MODULE=tests.djtasks_settings`` (Django 6.0+) and write
 structlog and stdlib records as JSON lines to ``OTEL_CONTEXT_TEST_LOG_FILE`` and spans as
@@ -43,8 +46,10 @@ def setup_telemetry() -> TracerProvider:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     log_file = open_line_file(os.environ["OTEL_CONTEXT_TEST_LOG_FILE"])
+    sampling = os.environ.get("OTEL_CONTEXT_UNSAMPLED_LOG_RATIO")
     structlog.configure(
         processors=[
+            *([otel_context.LogSamplingProcessor()] if sampling else []),
             structlog.stdlib.add_log_level,
             otel_context.StructlogOTelProcessor(),
             structlog.processors.JSONRenderer(),
@@ -87,6 +92,19 @@ def produce(answers: Path) -> None:
     answers.write_text(json.dumps(result))
 
 
+def produce_traced(answers: Path, traceparents: dict[str, str]) -> None:
+    """One request per label, continuing its ``traceparent``; each view enqueues ``record``."""
+    from django.test import Client
+
+    client, result = Client(), {}
+    for label, traceparent in traceparents.items():
+        response = client.get(
+            "/orgs/1/enqueue/", {"label": label}, headers={"traceparent": traceparent}
+        )
+        result[label] = response.json()
+    answers.write_text(json.dumps(result))
+
+
 def work(arguments: list[str]) -> None:
     """django-tasks-db's worker, logging ``worker.between_tasks`` after each task's context."""
     from django.core.management import call_command
@@ -108,6 +126,8 @@ def main(argv: list[str]) -> None:
     try:
         if argv[0] == "produce":
             produce(Path(argv[1]))
+        elif argv[0] == "produce-traced":
+            produce_traced(Path(argv[1]), json.loads(argv[2]))
         else:
             work(argv[1:])
     finally:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchmarks._open_loop import Target, closed_loop, constant_rate
+from benchmarks._open_loop import Target, closed_loop, constant_rate, server_cpu
 
 STALL = 0.3  # seconds the server stalls on its STALLED-th request
 STALLED = 5
@@ -93,3 +93,41 @@ class TestClosedLoop:
         served = threaded.count - STALLED  # type: ignore[attr-defined]
         assert served > 20
         assert rate * 0.5 == pytest.approx(served, rel=0.1)
+
+
+class _TimedHandler(_Handler):
+    """Answers as :class:`_Handler`, with a ``Server-Timing`` that has a ``cpu`` metric."""
+
+    def end_headers(self) -> None:
+        self.send_header("Server-Timing", 'db;dur=9, cpu;desc="work";dur=1.25')
+        super().end_headers()
+
+
+class TestServerCpu:
+    @pytest.mark.parametrize(
+        ("value", "seconds"),
+        [
+            ("cpu;dur=2.5", 0.0025),
+            ('db;dur=9, cpu;desc="x";dur=0.5', 0.0005),
+            ("cpu", None),
+            ("cpu;dur=fast", None),
+            ("cpuish;dur=3", None),
+            ("", None),
+            (None, None),
+        ],
+    )
+    def test_the_cpu_metric_only(self, value: str | None, seconds: float | None) -> None:
+        """Only the ``cpu`` metric's ``dur`` counts; a missing or bad one is no figure."""
+        assert server_cpu(value) == (pytest.approx(seconds) if seconds is not None else None)
+
+    def test_each_answer_s_figure_is_recorded(self) -> None:
+        """Every 200 from a server that sends one adds its CPU time; others add none."""
+        timed = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TimedHandler)
+        for httpd in _serve(timed):
+            httpd.count = STALLED  # type: ignore[attr-defined]
+            recording = constant_rate(_target(httpd), rate=20, seconds=0.5)
+        assert recording.server_cpu == [pytest.approx(0.00125)] * 10
+        plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        for httpd in _serve(plain):
+            httpd.count = STALLED  # type: ignore[attr-defined]
+            assert constant_rate(_target(httpd), rate=20, seconds=0.5).server_cpu == []

@@ -597,3 +597,12 @@ class TestDoubleExport:
         finally:
             stdlib_structlog.removeHandler(handler)
         assert sink.only().log_record.event_name is None
+
+
+class TestIsOTelHandler:
+    def test_otel_handlers_and_their_subclasses_only(self) -> None:
+        """The SDK's LoggingHandler and a subclass of it count; a plain handler does not."""
+        subclass = type("Mine", (sdk_logs.LoggingHandler,), {})
+        assert export.is_otel_handler(sdk_logs.LoggingHandler)
+        assert export.is_otel_handler(subclass)
+        assert not export.is_otel_handler(logging.StreamHandler)

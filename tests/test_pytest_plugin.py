@@ -72,3 +72,63 @@ def test_fails(otel_capture):
         result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:django")
         result.assert_outcomes(failed=1)
         result.stdout.fnmatch_lines(["*'x': user.id='1', expected '2'*"])
+
+
+#: A minimal Django project with otel_context in INSTALLED_APPS, and a test making a request.
+DJANGO_PROJECT = {
+    "proj_settings": """
+SECRET_KEY = "x"
+ALLOWED_HOSTS = ["testserver"]
+INSTALLED_APPS = ["otel_context"]
+ROOT_URLCONF = "proj_urls"
+MIDDLEWARE = []
+DATABASES = {}
+USE_TZ = True
+""",
+    "proj_urls": """
+from django.http import HttpResponse
+from django.urls import path
+
+urlpatterns = [path("hello/", lambda request: HttpResponse("ok"))]
+""",
+    "test_request": """
+from opentelemetry import trace
+
+
+def test_first_request(client):
+    assert client.get("/hello/").status_code == 200
+    print("provider:", type(trace.get_tracer_provider()).__name__)
+""",
+}
+
+
+class TestFirstRequestProvider:
+    def _run(self, pytester: pytest.Pytester, *args: str) -> str:
+        pytester.makepyfile(**DJANGO_PROJECT)
+        result = pytester.runpytest_subprocess(
+            "-p", "no:randomly", "-s", "--ds=proj_settings", *args
+        )
+        result.assert_outcomes(passed=1)
+        (line,) = [line for line in result.outlines if "provider:" in line]
+        return line.split("provider:")[1].strip()
+
+    def test_the_plugin_opts_out(
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Under the plugin, a test's request sets up no global provider."""
+        monkeypatch.delenv("OTEL_CONTEXT_SET_UP_PROVIDERS", raising=False)
+        assert self._run(pytester) == "ProxyTracerProvider"
+
+    def test_without_the_plugin_the_first_request_sets_one_up(
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The same run without the plugin: the first request sets up the SDK's provider."""
+        monkeypatch.setenv("OTEL_CONTEXT_SET_UP_PROVIDERS", "")
+        assert self._run(pytester, "-p", "no:otel_context") == "_NoExportTracerProvider"
+
+    def test_the_variable_opts_back_in(
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """OTEL_CONTEXT_SET_UP_PROVIDERS=true in the environment is honoured."""
+        monkeypatch.setenv("OTEL_CONTEXT_SET_UP_PROVIDERS", "true")
+        assert self._run(pytester) == "_NoExportTracerProvider"

@@ -174,19 +174,28 @@ def instrument(**options: Any) -> None:
         if key in options
     }
     _require_private_names()
-    with _lock:
-        install_propagator()
-        _install_hooks(**passthrough)
-        _install_guard()
-        _install_middleware()
-    django_tasks.instrument()  # Django 6.0+: a no-op before
-    _handler_ids.attach()  # OTel LoggingHandlers export stdlib records with the ids
-    if export_once():  # the settings are loaded: structlog has the application's chain
+    if _start(**passthrough):
         _logger.warning(TAKEN_OUT)
     try:  # last: with a bad option everything is in place to refuse start-up with one line
         prepare(options)
     except ConfigurationError as exc:
         raise ConfigurationError(str(exc), problems=exc.problems) from None  # no inner frames
+
+
+def _start(**instrument_kwargs: Any) -> bool:
+    """The start-up :func:`instrument` and :func:`post_instrument` share.
+
+    Returns:
+        Whether the official structlog exporter was taken out (the caller says so once).
+    """
+    with _lock:
+        install_propagator()
+        _install_hooks(**instrument_kwargs)
+        _install_guard()
+        _install_middleware()  # reads the settings: structlog gets the application's chain
+    django_tasks.instrument()  # Django 6.0+: a no-op before
+    _handler_ids.install()  # OTel LoggingHandler classes export stdlib records with the ids
+    return export_once()
 
 
 def settings_trap() -> str | None:
@@ -277,14 +286,7 @@ def post_instrument() -> None:
         if problem is not None:
             _report(problem)
             return
-        with _lock:
-            install_propagator()
-            _install_hooks()
-            _install_guard()
-            _install_middleware()  # reads the settings: structlog gets the application's chain
-        django_tasks.instrument()
-        _handler_ids.attach()
-        if export_once():
+        if _start():
             _report(TAKEN_OUT, logging.WARNING)
         _default_provider.arm()
     except Exception:

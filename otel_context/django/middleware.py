@@ -26,7 +26,6 @@ from django.http import HttpRequest, HttpResponseBase
 
 from otel_context.django.checks import ASGI_HINT, asgi_supported, require_usable_config
 from otel_context.django.hooks import echo_if_rejected, establish_correlation_id, request_state
-from otel_context.log_records import _handler_ids
 from otel_context.scope import REJECTED_ATTR
 
 _logger = logging.getLogger(__name__)
@@ -88,7 +87,6 @@ class CorrelationMiddleware:
 
     def __init__(self, get_response: GetResponse) -> None:
         require_usable_config()
-        _handler_ids.attach()  # LOGGING's handlers exist now, even under zero-code start-up
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:

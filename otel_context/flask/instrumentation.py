@@ -106,7 +106,7 @@ def instrument_app(app: flask.Flask, **options: Any) -> None:
     with _lock:
         prepare(options)
         mark_final()  # no Django settings will come: get_config() takes its fast path
-        _handler_ids.attach()  # OTel LoggingHandlers export stdlib records with the ids
+        _handler_ids.install()  # OTel LoggingHandler classes export stdlib records with the ids
         if app.extensions.get(EXTENSION):
             return
         if not getattr(app, "_is_instrumented_by_opentelemetry", False):

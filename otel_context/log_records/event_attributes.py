@@ -19,6 +19,7 @@ from opentelemetry.semconv.attributes import exception_attributes
 from otel_context import attributes
 from otel_context.processors import current_fields, identifier_names
 from otel_context.scope import as_text
+from otel_context.stdlib import Placeholder
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -49,7 +50,9 @@ def event_attributes(event_dict: Mapping[str, Any]) -> dict[str, AttributeValue]
     """The attributes of an event: identifiers, then the event's keys, then its exception.
 
     Keys spelled with ``__`` are read with dots; what the call site passed wins over the
-    request's identifiers. Values are coerced with :func:`coerce_value`; ``None`` is dropped.
+    request's identifiers. Values are coerced with :func:`coerce_value`; ``None`` and
+    :class:`~otel_context.stdlib.OTelContextFilter`'s placeholders (a stdlib record's fields
+    added by ``ExtraAdder``) are dropped.
     Values of identifier keys are strings, as on the span and the log lines.
 
     Args:
@@ -67,8 +70,8 @@ def event_attributes(event_dict: Mapping[str, Any]) -> dict[str, AttributeValue]
     }
     for key, value in event_dict.items():
         name = key if isinstance(key, str) else str(key)
-        if name in _RECORD_KEYS or name.startswith("_"):  # "_record": ProcessorFormatter's
-            continue
+        if name in _RECORD_KEYS or name.startswith("_") or type(value) is Placeholder:
+            continue  # "_record": ProcessorFormatter's; a placeholder claims no id
         name = attributes.dotted(name)
         if name in names:  # an identifier: a string, as on the span and the lines (issue 14)
             if value is not None:

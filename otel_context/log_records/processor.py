@@ -16,7 +16,8 @@ Double export: ``opentelemetry-instrumentation-logging`` (and the SDK's deprecat
 ``LoggingHandler``) put a handler on the root logger that exports every stdlib record. When an
 event is routed through stdlib logging to such a handler, the handler's record is the one kept
 and this processor emits none (span events are still added); see
-``defer_to_logging_handler``.
+``defer_to_logging_handler``. :func:`is_otel_handler` tells such a handler class from others;
+:mod:`otel_context.log_records._handler_ids` uses it too.
 
 .. versionadded:: 0.1.0
 """
@@ -218,7 +219,7 @@ def _handled_by_otel(logger: Any, event_dict: Mapping[str, Any], levelno: int) -
         return False
     while stdlib_logger is not None:  # the walk Logger.callHandlers makes
         for handler in stdlib_logger.handlers:
-            if levelno >= handler.level and _is_otel_handler(type(handler)):
+            if levelno >= handler.level and is_otel_handler(type(handler)):
                 return True
         if not stdlib_logger.propagate:
             break
@@ -226,9 +227,19 @@ def _handled_by_otel(logger: Any, event_dict: Mapping[str, Any], levelno: int) -
     return False
 
 
-def _is_otel_handler(kind: type) -> bool:
-    # opentelemetry-instrumentation-logging's handler, or the SDK's deprecated one: both are
-    # named LoggingHandler; matched by name so neither package needs importing.
+def is_otel_handler(kind: type) -> bool:
+    """Whether handler class *kind* is (or derives from) an OTel ``LoggingHandler``.
+
+    ``opentelemetry-instrumentation-logging``'s handler or the SDK's deprecated one: both are
+    named ``LoggingHandler``; matched by name and module so neither package is imported.
+    Cached per class.
+
+    Args:
+        kind: A ``logging.Handler`` subclass.
+
+    Returns:
+        True for an OTel handler class or a subclass of one.
+    """
     known = _OTEL_HANDLER_TYPES.get(kind)
     if known is None:
         known = _OTEL_HANDLER_TYPES[kind] = any(
