@@ -73,7 +73,7 @@ def note_cut(cut: int, context: Context) -> Context:
 
 def cut_count(context: Context | None = None) -> int:
     """How many inbound members the baggage extracted into *context* lost to the limits."""
-    value = get_value(_CUT_KEY, context)
+    value = get_value(_CUT_KEY) if context is None else context.get(_CUT_KEY)
     return value if isinstance(value, int) else 0
 
 

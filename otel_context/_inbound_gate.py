@@ -22,7 +22,7 @@ import logging
 from typing import TYPE_CHECKING, Final
 
 from opentelemetry import baggage
-from opentelemetry.context import create_key, get_value, set_value
+from opentelemetry.context import create_key, get_current, set_value
 
 from otel_context.baggage import filter_inbound
 from otel_context.conf import get_config
@@ -50,6 +50,8 @@ def gate(before: Context, extracted: Context, config: Config | None = None) -> C
     Returns:
         The context to start spans in; the extracted entries kept aside for the request hook.
     """
+    if extracted is before:
+        return extracted  # the headers brought nothing the propagators use
     entries = baggage.get_all(extracted)
     if not entries:
         return extracted  # most requests bring no baggage: one lookup
@@ -73,7 +75,9 @@ def gate(before: Context, extracted: Context, config: Config | None = None) -> C
 
 def inbound_entries(context: Context | None = None) -> Mapping[str, object]:
     """The baggage as extracted (before :func:`gate`), or the context's baggage if not gated."""
-    held = get_value(_INBOUND_KEY, context)
+    if context is None:
+        context = get_current()
+    held = context.get(_INBOUND_KEY)  # get_value() without its call
     current = baggage.get_all(context)
     if not isinstance(held, dict):
         return current  # a propagator other than ours extracted it (or none did)

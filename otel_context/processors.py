@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from opentelemetry import context as otel_context
 
@@ -137,6 +137,12 @@ class StructlogOTelProcessor:
         # The last fields renamed and their renaming: renamed once per span / scope version.
         self._mapped: tuple[object, Fields] = (None, {})
 
+    def __new__(cls, *, field_names: str = "default") -> Self:
+        """A renaming processor is a :class:`_RenamingProcessor`: no mapper check per event."""
+        if cls is StructlogOTelProcessor and field_mapper(field_names) is not None:
+            return object.__new__(_RenamingProcessor)  # type: ignore[return-value]
+        return object.__new__(cls)
+
     def __call__(
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
@@ -145,32 +151,36 @@ class StructlogOTelProcessor:
             ctx = _current_context()
             scope = ctx.get(SCOPE_KEY)
             span = ctx.get(_SPAN_KEY)
-            if type(scope) is RequestScope and not scope.closed:
-                refresh = scope.refresh  # a framework's lazy ids (e.g. the user)
+            if type(scope) is RequestScope:
+                refresh = scope.refresh  # a framework's lazy ids (e.g. the user); None once closed
                 if refresh is not None:
                     try:
                         refresh()
                     except Exception:
                         scope.refresh_failed()
-                cache = scope._cache  # noqa: SLF001 - the hot path reads the cache in place
-                if cache is None or cache[0] is not span or cache[1] != scope.version:
-                    cache = scope.cache_for(span)  # refreshed just above
-                if self._mapper is None and cache[4].isdisjoint(event_dict):
+                cache = scope._cache  # noqa: SLF001 - None after a bind and once closed
+                if cache is not None and cache[0] is span and cache[4].isdisjoint(event_dict):
                     event_dict.update(cache[2])  # the common event: nothing to reconcile
                     return event_dict
-                fields, aliases = cache[2], cache[3]
-            elif (ended := _ended_request(event_dict)) is not None:
-                fields, aliases = ended, _aliases_of(ended)  # Django's late 4xx record
-            elif span is None:
-                if _STANDARD_KEYS.isdisjoint(event_dict):
-                    return event_dict  # outside any request, no identifier: nothing to do
-                return _rename_aliases(event_dict, STANDARD_ALIASES)
-            else:
-                fields, aliases = self._span_fields(span), STANDARD_ALIASES
-            self._merge(event_dict, fields, aliases)
+            self._add(event_dict, scope, span)
         except Exception:
             _report_failure()
         return event_dict
+
+    def _add(self, event_dict: MutableMapping[str, Any], scope: object, span: object) -> None:
+        """Every case but the common event in an open scope (whose refresh already ran)."""
+        if type(scope) is RequestScope and not scope.closed:
+            cache = scope.cache_for(span)
+            fields, aliases = cache[2], cache[3]
+        elif (ended := _ended_request(event_dict)) is not None:
+            fields, aliases = ended, _aliases_of(ended)  # Django's late 4xx record
+        elif span is None:
+            if not _STANDARD_KEYS.isdisjoint(event_dict):
+                _rename_aliases(event_dict, STANDARD_ALIASES)
+            return  # outside any request: only call-site identifiers are renamed
+        else:
+            fields, aliases = self._span_fields(span), STANDARD_ALIASES
+        self._merge(event_dict, fields, aliases)
 
     def _merge(
         self, event_dict: MutableMapping[str, Any], fields: Fields, aliases: frozenset[str]
@@ -198,6 +208,26 @@ class StructlogOTelProcessor:
             fields = span_fields(span)
             self._last_span = (span, fields)
         return fields
+
+
+class _RenamingProcessor(StructlogOTelProcessor):
+    """``StructlogOTelProcessor(field_names=...)`` with a renaming: always the general case."""
+
+    __slots__ = ()
+
+    def __call__(
+        self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        """Add the renamed fields to *event_dict* (call-site keys win) and return it."""
+        try:
+            ctx = _current_context()
+            scope = ctx.get(SCOPE_KEY)
+            if type(scope) is RequestScope:
+                scope._refresh()  # noqa: SLF001 - a no-op once the scope is closed
+            self._add(event_dict, scope, ctx.get(_SPAN_KEY))
+        except Exception:
+            _report_failure()
+        return event_dict
 
 
 def _ended_request(event_dict: MutableMapping[str, Any]) -> Fields | None:

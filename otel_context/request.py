@@ -152,27 +152,32 @@ def count_inbound_cut(span: Span, dropped: int, over_limit: int) -> None:
         span.set_attribute(OVER_LIMIT_ATTRIBUTE, over_limit)
 
 
-def settle_span(scope: RequestScope) -> None:
+def settle_span(scope: RequestScope, ids: dict[str, str] | None = None) -> None:
     """At the response: the span's identifier attributes say what the log lines said.
 
     The application may set a span attribute named like an identifier itself, before or
     after otel_context bound it. The bound id wins and is written again, so span and lines
     never disagree (the application changes an id with ``otel_context.bind()``); an attribute
     for a key not bound here is kept, as a string (one type per identifier, issue 14).
+
+    *ids* are the scope's identifiers if the caller just read them (``scope.identifiers()``,
+    which refreshes them); by default they are read here.
     """
-    span = scope.span
-    if span is None or not scope.span_attributes or not span.is_recording():
+    found = _recorded_attributes(scope)
+    if found is None:
         return
-    attrs = getattr(span, "attributes", None)  # the SDK's spans; the API's have none
-    if not isinstance(attrs, Mapping):
-        return
-    ids = scope.identifiers()
+    span, attrs = found
+    ids = scope.identifiers() if ids is None else ids
     try:
         # The span's keys iterated once (the SDK's attributes answer a missing key's get()
         # with a KeyError raised and caught in Python: ~10 of those per request otherwise).
         present = scope.keys.union(ids).intersection(attrs)
         for key in present:
-            have, want = attrs.get(key), ids.get(key)  # get: the SDK may evict a key meanwhile
+            try:
+                have = attrs[key]  # present: no get() around it (one Python call less)
+            except KeyError:
+                have = None  # the SDK evicted it meanwhile
+            want = ids.get(key)
             if want is None:
                 if have is not None and type(have) is not str:
                     span.set_attribute(key, as_text(have))
@@ -183,6 +188,15 @@ def settle_span(scope: RequestScope) -> None:
                 span.set_attribute(key, want)
     except Exception:  # a strange span must not cost the response its correlation header
         _logger.exception("otel_context: settling the span's identifier attributes failed")
+
+
+def _recorded_attributes(scope: RequestScope) -> tuple[Span, Mapping[str, object]] | None:
+    """The scope's span and its attributes, if it records them and they can be read."""
+    span = scope.span
+    if span is None or not scope.span_attributes or not span.is_recording():
+        return None
+    attrs = getattr(span, "attributes", None)  # the SDK's spans; the API's have none
+    return (span, attrs) if isinstance(attrs, Mapping) else None
 
 
 def end(request: Request) -> None:

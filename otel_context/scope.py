@@ -167,6 +167,7 @@ class RequestScope:
                 if span is not None:
                     span.set_attribute(name, value)
             self.version += 1
+            self._cache = None  # the processors' fast path checks only the span
 
     def identifiers(self) -> dict[str, str]:
         """A copy of the bound identifiers, after picking up lazily known ones."""
@@ -221,7 +222,9 @@ class RequestScope:
             aliases = STANDARD_ALIASES.union([key.replace(".", "__") for key in names])
             guard = aliases.union(fields, names)
         cache = (span, version, fields, aliases, guard)
-        self._cache = cache
+        with self._lock:  # kept only if no bind() or close() came meanwhile
+            if version == self.version and not self.closed:
+                self._cache = cache
         return cache
 
     def fields(self, span: object) -> tuple[Fields, frozenset[str]]:
@@ -238,10 +241,11 @@ class RequestScope:
                 held.finish(self.span)
             except Exception:
                 _logger.exception("otel_context: deciding on the request's held lines failed")
-        self.closed = True
+        with self._lock:  # cache_for() keeps no cache after this
+            self.closed = True
+            self._cache = None
         self.refresh = None
         self.span = None
-        self._cache = None
         self._trace = (None, {})
 
 

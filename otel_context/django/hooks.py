@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpResponse
 from opentelemetry import context as otel_context
 
+from otel_context import conf, correlation
 from otel_context import request as lifecycle
 from otel_context.attributes import CORRELATION_ID
 from otel_context.baggage import peer_is_trusted
@@ -30,6 +31,8 @@ from otel_context.flight_recorder import held_lines
 from otel_context.scope import REJECTED_ATTR, ended_fields, mark_ended, mark_rejected
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from django.http import HttpRequest, HttpResponseBase
     from opentelemetry.trace import Span
 
@@ -61,6 +64,18 @@ def meta_key(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
 
 
+@functools.cache
+def meta_names(headers: tuple[str, ...]) -> dict[str, str]:
+    """``request.META`` key -> header name, in the headers' order (once per configuration).
+
+    Two spellings of one header read one key: the first spelling is the one reported.
+    """
+    names: dict[str, str] = {}
+    for header in headers:
+        names.setdefault(meta_key(header), header)
+    return names
+
+
 def establish_correlation_id(request: HttpRequest) -> None:
     """Derive the correlation id before anything can reject *request*; never raises.
 
@@ -68,16 +83,35 @@ def establish_correlation_id(request: HttpRequest) -> None:
     a request rejected before the hooks ran (``DisallowedHost``) still has it.
     """
     try:
-        config = get_config()
+        config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
         meta = request.META
         trusted = config.trust_correlation_id and peer_is_trusted(
             meta.get("REMOTE_ADDR"), config.trusted_networks
         )
-        request.__dict__[CORRELATION_ATTR] = lifecycle.correlation_from_headers(
-            lambda name: meta.get(meta_key(name)), config, trusted_peer=trusted
-        )
+        names = meta_names(config.correlation_id_headers)
+        cid, key = correlation.from_headers(
+            meta.get, names, trusted=trusted, generator=config.correlation_id_generator
+        )  # lifecycle.correlation_from_headers, reading META by its own keys
+        request.__dict__[CORRELATION_ATTR] = (cid, None if key is None else names[key])
     except Exception:
         _logger.exception("otel_context: deriving the correlation id failed")
+
+
+def header_getter(response: HttpResponseBase) -> Callable[[str], str | None]:
+    """Reads a header *response* already has (``None`` if absent), as ``response.get`` does.
+
+    Django's ``get`` answers an absent header (the common case) with a ``KeyError`` raised and
+    caught in Python; its case-insensitive store is read directly when it has the known shape.
+    """
+    store = getattr(getattr(response, "headers", None), "_store", None)
+    if type(store) is not dict:
+        return response.get
+
+    def get(name: str) -> str | None:
+        found = store.get(name.lower())
+        return found[1] if type(found) is tuple else None
+
+    return get
 
 
 def echo_if_rejected(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
@@ -108,7 +142,7 @@ def echo_if_rejected(request: HttpRequest, response: HttpResponseBase) -> HttpRe
 def request_hook(span: Span, request: HttpRequest) -> None:
     """Begin the request. Never raises into the request."""
     try:
-        config = get_config()
+        config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
         meta = request.META
         given = request.__dict__.get(CORRELATION_ATTR)
         begun = lifecycle.begin(
@@ -138,10 +172,11 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
         mark_ended(request, state.request.scope, span)
         if state.request.scope.held is not None:
             state.request.scope.held.status = response.status_code
-        state.identifiers()  # the user may have been loaded since the last log event
-        lifecycle.settle_span(state.request.scope)
-        config = get_config()
-        echo = state.request.echo(config, response.get)
+        # the user may have been loaded since the last log event: refresh (once), then settle
+        scope = state.request.scope
+        lifecycle.settle_span(scope, scope.identifiers())
+        config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
+        echo = state.request.echo(config, header_getter(response))
         if echo is not None:  # a correlation header the app set is left as it is
             response[echo[0]] = echo[1]
         if config.trace_response_header:

@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from otel_context.django.checks import ASGI_HINT, asgi_supported, require_usable_config
 from otel_context.django.hooks import echo_if_rejected, establish_correlation_id, request_state
+from otel_context.scope import REJECTED_ATTR
 
 _logger = logging.getLogger(__name__)
 PATH = "otel_context.django.middleware.IdentifiersMiddleware"
@@ -96,7 +97,10 @@ class CorrelationMiddleware:
         if self.is_async:
             return self._acall(request)
         establish_correlation_id(request)
-        return echo_if_rejected(request, self.get_response(request))  # type: ignore[arg-type]
+        response = self.get_response(request)
+        if REJECTED_ATTR not in request.__dict__:  # echo_if_rejected's own test, without its call
+            return response
+        return echo_if_rejected(request, response)  # type: ignore[arg-type]
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         establish_correlation_id(request)

@@ -1,0 +1,166 @@
+"""The per-event and per-request shortcuts (issues 23 and 25) give what the long way gives."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+from django.http import HttpResponse
+from django.test import RequestFactory
+from opentelemetry import baggage
+from opentelemetry import context as otel_context
+
+from otel_context import StructlogOTelProcessor
+from otel_context._baggage_limits import cut_count, note_cut
+from otel_context._inbound_gate import gate, inbound_entries
+from otel_context.django.hooks import (
+    CORRELATION_ATTR,
+    establish_correlation_id,
+    header_getter,
+    meta_names,
+)
+from otel_context.scope import RequestScope, scoped
+
+if TYPE_CHECKING:
+    from opentelemetry import trace
+
+
+class TestProcessorCache:
+    def test_a_bind_drops_the_cache_and_the_next_event_has_the_id(
+        self, tracer: trace.Tracer
+    ) -> None:
+        """The per-event check is the span only: a bind must leave no cache behind."""
+        processor = StructlogOTelProcessor()
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span)) as scope:
+            processor(None, "info", {})
+            assert scope._cache is not None
+            scope.bind({"project.id": 12})
+            assert scope._cache is None
+            event = processor(None, "info", {})
+        assert event["project.id"] == "12"
+
+    def test_a_closed_scope_keeps_no_cache_and_adds_no_ids(self, tracer: trace.Tracer) -> None:
+        """cache_for() on a closed scope answers but stores nothing; events get no ids."""
+        processor = StructlogOTelProcessor()
+        scope = RequestScope()
+        scope.bind({"user.id": 1})
+        with tracer.start_as_current_span("req"), scoped(scope):
+            processor(None, "info", {})
+            scope.close()
+            assert scope.cache_for(None)[2] == {"user.id": "1"}
+            assert scope._cache is None
+            event = processor(None, "info", {})
+        assert "user.id" not in event
+
+    def test_a_cache_built_across_a_bind_is_not_kept(self) -> None:
+        """A bind() between reading the ids and storing the cache leaves the cache out."""
+        scope = RequestScope()
+        entered, release = threading.Event(), threading.Event()
+
+        class _Slow(dict[str, str]):
+            def __init__(self) -> None:
+                super().__init__({"user.id": "1"})
+
+            def __iter__(self):  # type: ignore[no-untyped-def]
+                entered.set()
+                release.wait(5)
+                return super().__iter__()
+
+        scope._ids = _Slow()
+        reader = threading.Thread(target=scope.cache_for, args=(None,))
+        reader.start()
+        entered.wait(5)  # the reader holds the lock while it copies the ids
+        binder = threading.Thread(target=scope.bind, args=({"project.id": 2},))
+        binder.start()
+        release.set()
+        reader.join(5)
+        binder.join(5)
+        assert scope._cache is None or scope._cache[1] == scope.version
+
+    def test_renaming_processor_is_still_the_public_class(self, tracer: trace.Tracer) -> None:
+        """field_names="ecs" is a StructlogOTelProcessor, copies as one, renames every event."""
+        processor = StructlogOTelProcessor(field_names="ecs")
+        assert isinstance(processor, StructlogOTelProcessor)
+        assert type(StructlogOTelProcessor()) is StructlogOTelProcessor
+        twin = copy.copy(processor)
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span), user__id=4):
+            events = [dict(p(None, "info", {"n": 1})) for p in (processor, twin, processor)]
+        assert all(e["user.id"] == "4" and "trace.id" in e for e in events)
+        assert all("trace_id" not in e for e in events)
+
+
+class TestCorrelationMiddlewareReads:
+    def test_meta_names_keep_the_first_spelling_in_order(self) -> None:
+        """Two spellings of one header read one META key, reported under the first."""
+        names = meta_names(("X-Request-ID", "x-request-id", "Correlation-Id"))
+        assert list(names.items()) == [
+            ("HTTP_X_REQUEST_ID", "X-Request-ID"),
+            ("HTTP_CORRELATION_ID", "Correlation-Id"),
+        ]
+
+    @pytest.mark.parametrize(
+        ("headers", "expected"),
+        [
+            ({"X-Request-ID": "abc-1"}, ("abc-1", "X-Request-ID")),
+            ({"Correlation-Id": "c-1", "X-Request-ID": "abc-1"}, ("c-1", "Correlation-Id")),
+            ({"Correlation-Id": "<bad>"}, (None, "Correlation-Id")),
+            ({}, (None, None)),
+        ],
+    )
+    def test_the_id_and_the_header_it_came_in(
+        self, headers: dict[str, str], expected: tuple[str | None, str | None]
+    ) -> None:
+        """The first configured header present wins; a bad or absent one is replaced."""
+        request = RequestFactory().get("/", headers=headers)
+        establish_correlation_id(request)
+        cid, header = request.__dict__[CORRELATION_ATTR]
+        assert header == expected[1]
+        if expected[0] is None:
+            assert len(cid) == 32
+            assert cid not in headers.values()
+        else:
+            assert cid == expected[0]
+
+
+class TestResponseHeaderGetter:
+    def test_reads_as_response_get_does(self) -> None:
+        """Case-insensitive, None when absent; the value as set."""
+        response = HttpResponse()
+        response["X-Request-ID"] = "app-7"
+        get = header_getter(response)
+        for name in ("X-Request-ID", "x-request-id", "Correlation-Id"):
+            assert get(name) == response.get(name)
+        assert get("correlation-id") is None
+
+    def test_another_response_type_uses_its_own_get(self) -> None:
+        """Without Django's header store, the response's own get() answers."""
+
+        class _Odd:
+            headers = None
+
+            @staticmethod
+            def get(name: str) -> str | None:
+                return f"odd:{name}"
+
+        assert header_getter(_Odd())("X") == "odd:X"  # type: ignore[arg-type]
+
+
+class TestInboundReads:
+    def test_nothing_extracted_is_the_same_context(self) -> None:
+        """Propagators that extracted nothing: the context comes back as it was."""
+        before = baggage.set_baggage("k", "v")
+        assert gate(before, before) is before
+
+    def test_entries_and_cut_count_from_a_given_context_and_the_current_one(self) -> None:
+        """Reading the context's own keys directly gives what get_value() gave."""
+        context = note_cut(3, baggage.set_baggage("k", "v"))
+        assert dict(inbound_entries(context)) == {"k": "v"}
+        assert cut_count(context) == 3
+        token = otel_context.attach(context)
+        try:
+            assert dict(inbound_entries()) == {"k": "v"}
+            assert cut_count() == 3
+        finally:
+            otel_context.detach(token)
