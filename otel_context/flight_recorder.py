@@ -274,8 +274,9 @@ class FlightRecorder:
         if self._holds and hasattr(logger, method_name):
             if event_dict.get("exc_info") is True:  # the exception being handled now
                 event_dict["exc_info"] = sys.exc_info()
+            # structlog made this dict for this call (a copy of the bound context): it is ours
             size = held.measure(event_dict)
-            held.hold(HeldLine(self.renderer, logger, method_name, dict(event_dict), size, record))
+            held.hold(HeldLine(self.renderer, logger, method_name, event_dict, size, record))
         # else: nothing it could write (not a rendered line): dropped, as without the recorder
         import structlog  # noqa: PLC0415
 
