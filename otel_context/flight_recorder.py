@@ -38,7 +38,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from otel_context._held_size import estimate
-from otel_context.held_export import HOLD_EXPORT, HeldLine, HeldRecord
+from otel_context.held_export import HOLD_EXPORT, Held, HeldLine, HeldRecord
 from otel_context.log_sampling import (
     HELD,
     HELD_WHY,
@@ -90,7 +90,7 @@ class HeldLines:
 
     def __init__(self, config: conf.Config) -> None:
         self._config = config
-        self.lines: deque[HeldLine] = deque()
+        self.lines: deque[Held] = deque()
         self.bytes = 0
         self.dropped = 0
         #: Held lines that could not be rendered or written when written.
@@ -105,7 +105,7 @@ class HeldLines:
         """The size the bounds count *event* at, rendered or not (:mod:`~._held_size`)."""
         return estimate(event, self._config.hold_max_bytes)
 
-    def hold(self, line: HeldLine) -> None:
+    def hold(self, line: Held) -> None:
         """Hold *line*; the oldest go beyond the bounds, a line above them alone is dropped."""
         size = line.size
         config = self._config
@@ -117,7 +117,7 @@ class HeldLines:
                 self.dropped += 1
                 return
             _process_bytes[0] += size
-        if line.record is not None and not _exit_order[0]:
+        if line.exports and not _exit_order[0]:
             _flush_before_providers_shut_down()
         self.lines.append(line)
         self.bytes += size

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from opentelemetry import context as context_api
 
@@ -39,11 +39,25 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span
     from opentelemetry.util.types import AttributeValue
 
-__all__ = ["HOLD_EXPORT", "HeldLine", "HeldRecord"]
+__all__ = ["HOLD_EXPORT", "Held", "HeldLine", "HeldRecord"]
 
 _logger = logging.getLogger(__name__)
 #: The event dict key on which the export processor leaves a held line's record for the recorder.
 HOLD_EXPORT: Final = "_otel_context_held_record"
+
+
+class Held(Protocol):
+    """What a request holds: a structlog :class:`HeldLine`, or a stdlib record (held_records)."""
+
+    #: What the bounds count it at (:func:`otel_context._held_size.estimate`).
+    size: int
+
+    @property
+    def exports(self) -> bool:
+        """Whether writing it may emit to an OTel ``LoggerProvider`` (which shuts down at exit)."""
+
+    def write_out(self, why: str) -> bool:
+        """Write it, marked held and *why*; whether it was written. Never raises."""
 
 
 class HeldRecord:
@@ -123,6 +137,11 @@ class HeldLine:
         self.record = record
         self.context = context_api.get_current()
         self.created = time.time_ns()
+
+    @property
+    def exports(self) -> bool:
+        """Whether it has an OTel record to emit when written."""
+        return self.record is not None
 
     def write_out(self, why: str) -> bool:
         """Render the line marked held and *why*, write it, then emit its record.
