@@ -117,7 +117,7 @@ class HeldLines:
                 self.dropped += 1
                 return
             _process_bytes[0] += size
-        if line.exports and not _exit_order[0]:
+        if not _exit_order[0] and line.exports:
             _flush_before_providers_shut_down()
         self.lines.append(line)
         self.bytes += size

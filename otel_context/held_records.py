@@ -48,14 +48,16 @@ class HeldLogRecord:
 
     __slots__ = ("context", "record", "size", "target")
 
-    #: The target may be an OTel ``LoggingHandler``: flush before its provider shuts down.
-    exports = True
-
     def __init__(self, target: logging.Handler, record: logging.LogRecord, size: int) -> None:
         self.target = target
         self.record = record
         self.size = size
         self.context = context_api.get_current()
+
+    @property
+    def exports(self) -> bool:
+        """Whether the target is an OTel ``LoggingHandler`` (it has a logger provider)."""
+        return getattr(self.target, "_logger_provider", None) is not None
 
     def write_out(self, why: str) -> bool:
         """``target.handle(record)``, marked held and *why*. Never raises."""

@@ -6,6 +6,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,6 +24,7 @@ from tests.test_flight_recorder import (
     out,
     request_scope,
 )
+from tests.test_held_export import Sink
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -165,3 +167,34 @@ def test_logging_dict_config_resolves_the_target_by_name() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "outside any request\n"
+
+
+def test_an_otel_logging_handler_exports_them_held_once(request_scope: Any) -> None:
+    """The target an OTel LoggingHandler: a held record exported when written, with log.held,
+    why, its own creation time and the request's trace, from a context that has none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the SDK's handler, deprecated
+        from opentelemetry.sdk._logs import LoggingHandler
+
+        made = Sink()
+        handler = HeldHandler(LoggingHandler(logger_provider=made.provider))
+    stdlib = logging.getLogger("tests.held_records.otel")
+    stdlib.addHandler(handler)
+    stdlib.setLevel(logging.DEBUG)
+    stdlib.propagate = False
+    try:
+        stdlib.info("held %d", 1)
+        assert made.records() == []
+        token = context_api.attach(context_api.Context())
+        try:
+            end(request_scope, 500)
+        finally:
+            context_api.detach(token)
+        (record,) = made.records()
+    finally:
+        stdlib.removeHandler(handler)
+        made.provider.shutdown()
+    assert record.body == "held 1"
+    assert record.attributes["log.held"] is True
+    assert record.attributes["log.held.written"] == "error"
+    assert record.trace_id == DROPPED_AT_HALF
