@@ -10,7 +10,7 @@ add_log_level, StructlogOTelProcessor, TimeStamper(iso), JSONRenderer]`` to ``/d
 - ``on_warning``: ratio 0.1, sampled out, a warning: written;
 - ``on_dropped``: ratio 0.1, sampled out, an info line of a trace not kept: dropped;
 - ``on_held``: as ``on_dropped`` with ``HOLD_LINES`` and ``FlightRecorder(JSONRenderer())``: the
-  line is rendered and held (beyond 1,000 held lines the oldest is dropped, as it would be).
+  line is held, unrendered (beyond 1,000 held lines the oldest is dropped, as it would be).
 
 ``python -m benchmarks.log_sampling [VARIANT…]`` measures only those (and ``today``).
 

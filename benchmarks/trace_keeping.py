@@ -7,7 +7,8 @@ answering 200) through Django's test client, ``DjangoInstrumentor`` and otel_con
 
 - ``dropped``: ``ParentBased(ALWAYS_OFF)``, today: the request's span is non-recording;
 - ``lines`` (with LINES only): the same, with log sampling (``UNSAMPLED_LOG_RATIO`` 0) and the
-  flight recorder (``HOLD_LINES``): the INFO lines are held, then dropped; the WARNING written;
+  flight recorder (``HOLD_LINES``): the INFO lines are held (unrendered), then dropped; the
+  WARNING written;
 - ``kept_off``: the sampler wrapped in ``RecordSampledOut``, with ``KeepNotableTraces`` (and with
   LINES, log sampling and the flight recorder): the span records, ends, and is forgotten (fine
   and fast: not kept), the common case;

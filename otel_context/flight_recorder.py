@@ -1,22 +1,27 @@
 """A flight recorder: the chatter of a sampled-out request, held until its outcome is known.
 
 With ``HOLD_LINES`` on, the structlog lines below ``UNSAMPLED_LOG_LEVEL`` of a Django request
-whose trace is sampled out (and not kept by ``UNSAMPLED_LOG_RATIO``) are rendered as they are
-logged, held in the request's scope, and written only if the request turns out to matter:
+whose trace is sampled out (and not kept by ``UNSAMPLED_LOG_RATIO``) are held in the request's
+scope as event dicts, unrendered, and rendered and written only if the request turns out to
+matter:
 
 - it ends in a 5xx (an unhandled exception is one), or is abandoned (a client disconnect);
 - it logs a line at ``ERROR`` or above: the held lines are written then, before that line;
 - it ran longer than ``HOLD_SLOW_MS``;
 - or the process exits with it in flight (``atexit``: SIGTERM under gunicorn, a worker timeout).
 
-Otherwise they are dropped. A written held line keeps its own timestamp (rendered when logged)
-and order, and carries ``"log.held": true``. Each request holds at most ``HOLD_MAX_LINES`` lines
-and ``HOLD_MAX_BYTES`` bytes (the oldest go first, counted on the span as ``log.held.dropped``
-and in one warning when written), and the process at most ``HOLD_MAX_PROCESS_BYTES`` (beyond,
-lines are dropped and counted). A process killed by SIGKILL loses what it held, and only that.
+Otherwise they are dropped, never rendered. A written held line keeps its own timestamp (set
+when logged) and order, and carries ``"log.held": true`` and why it was written,
+``"log.held.written"`` (as on the span). Each request holds at most ``HOLD_MAX_LINES`` lines
+and ``HOLD_MAX_BYTES`` bytes (estimated, :mod:`otel_context._held_size`; the oldest go first,
+counted on the span as ``log.held.dropped`` and in one warning when written), and the process
+at most ``HOLD_MAX_PROCESS_BYTES`` (beyond, lines are dropped and counted). A line that fails to
+render when written is counted (``log.held.failed``). A process killed by SIGKILL loses what it
+held, and only that.
 
 :class:`FlightRecorder` wraps the renderer, the last processor: it is where a line becomes the
-string the logger writes, so a held line is written later by the same logger method.
+string the logger writes, so a held line is rendered and written later by the same renderer
+and logger method.
 
 .. versionadded:: 0.1.0
 """
@@ -25,15 +30,18 @@ from __future__ import annotations
 
 import atexit
 import logging
+import sys
 import threading
 import time
 import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from otel_context.held_export import HOLD_EXPORT, HeldLine, HeldRecord
+from otel_context._held_size import estimate
+from otel_context.held_export import HOLD_EXPORT, Held, HeldLine, HeldRecord
 from otel_context.log_sampling import (
     HELD,
+    HELD_WHY,
     HOLD_MARK,
     METHOD_LEVELS,
     RECORDERS,
@@ -68,49 +76,65 @@ _live: weakref.WeakSet[HeldLines] = weakref.WeakSet()
 class HeldLines:
     """The held lines of one request (in its scope), and what decides their fate."""
 
-    __slots__ = ("__weakref__", "_config", "bytes", "dropped", "due", "lines", "started", "status")
+    __slots__ = (
+        "__weakref__",
+        "_config",
+        "bytes",
+        "dropped",
+        "due",
+        "failed",
+        "lines",
+        "started",
+        "status",
+    )
 
     def __init__(self, config: conf.Config) -> None:
         self._config = config
-        self.lines: deque[HeldLine] = deque()
+        self.lines: deque[Held] = deque()
         self.bytes = 0
         self.dropped = 0
+        #: Held lines that could not be rendered or written when written.
+        self.failed = 0
         #: Why the held lines are written ("error", "slow", ...); empty while undecided.
         self.due = ""
         self.status = 0
         self.started = time.monotonic()
         _live.add(self)
 
-    def hold(
-        self, write: Callable[..., Any], line: str | bytes, record: HeldRecord | None = None
-    ) -> None:
-        """Hold *line* for *write* (and its OTel *record*); the oldest go beyond the bounds."""
-        size = len(line)
+    def measure(self, event: MutableMapping[str, Any]) -> int:
+        """The size the bounds count *event* at, rendered or not (:mod:`~._held_size`)."""
+        return estimate(event, self._config.hold_max_bytes)
+
+    def hold(self, line: Held) -> None:
+        """Hold *line*; the oldest go beyond the bounds, a line above them alone is dropped."""
+        size = line.size
         config = self._config
+        if size > config.hold_max_bytes:
+            self.dropped += 1
+            return
         with _process_lock:
             if _process_bytes[0] + size > config.hold_max_process_bytes:
                 self.dropped += 1
                 return
             _process_bytes[0] += size
-        if record is not None and not _exit_order[0]:
+        if not _exit_order[0] and line.exports:
             _flush_before_providers_shut_down()
-        self.lines.append(HeldLine(write, line, record))
+        self.lines.append(line)
         self.bytes += size
-        while self.lines and (
-            len(self.lines) > config.hold_max_lines or self.bytes > config.hold_max_bytes
-        ):
-            self._forget(self.lines.popleft().line)
+        while len(self.lines) > config.hold_max_lines or self.bytes > config.hold_max_bytes:
+            self._forget(self.lines.popleft().size)
             self.dropped += 1
 
     def write(self, why: str) -> None:
-        """Write every held line, oldest first, and from now on hold nothing."""
-        self.due = self.due or why
+        """Render and write every held line, oldest first, and from now on hold nothing."""
+        self.due = why = self.due or why
         WRITING_HELD.active = True  # a LogSamplingFilter downstream lets these through
         try:
             while self.lines:
                 held = self.lines.popleft()
-                self._forget(held.line)
-                held.write_out()  # then its OTel record, if any; never raises
+                self._forget(held.size)
+                if not held.write_out(why):  # then its OTel record, if any; never raises
+                    self.failed += 1
         finally:
             WRITING_HELD.active = False
         if self.dropped:
@@ -128,9 +152,9 @@ class HeldLines:
             self.write(why)
         else:
             while self.lines:
-                self._forget(self.lines.popleft().line)
+                self._forget(self.lines.popleft().size)
         _live.discard(self)
-        _mark(span, why, dropped)
+        _mark(span, why, dropped, self.failed)
 
     def _outcome(self) -> str:
         if self.status == 0 or self.status >= 500:
@@ -140,21 +164,23 @@ class HeldLines:
             return "slow"
         return ""
 
-    def _forget(self, line: str | bytes) -> None:
-        self.bytes -= len(line)
+    def _forget(self, size: int) -> None:
+        self.bytes -= size
         with _process_lock:
-            _process_bytes[0] -= len(line)
+            _process_bytes[0] -= size
 
 
-def _mark(span: object, why: str, dropped: int) -> None:
+def _mark(span: object, why: str, dropped: int, failed: int) -> None:
     """The decision on the span (if it records): why the lines were kept, and what was lost."""
     set_attribute = getattr(span, "set_attribute", None)
     if set_attribute is None or not getattr(span, "is_recording", lambda: False)():
         return
     if why:
-        set_attribute("log.held.written", why)
+        set_attribute(HELD_WHY, why)
     if dropped:
         set_attribute("log.held.dropped", dropped)
+    if failed:
+        set_attribute("log.held.failed", failed)
 
 
 def held_lines(span: object, config: conf.Config) -> HeldLines | None:
@@ -184,7 +210,7 @@ def hold_for(scope: object) -> HeldLines | None:
 
 
 def held_now() -> tuple[int, int]:
-    """Lines and bytes (of rendered text) held in this process now, by every request."""
+    """Lines and bytes (estimated, as the bounds count them) held in this process now."""
     lines = sum(len(held.lines) for held in list(_live))
     return lines, _process_bytes[0]
 
@@ -214,9 +240,10 @@ def _flush_before_providers_shut_down() -> None:
 class FlightRecorder:
     """Wraps the renderer (the last processor): holds the lines the request may not need.
 
-    ``structlog.configure(processors=[..., FlightRecorder(JSONRenderer())])``. Only rendered
-    lines (``str`` / ``bytes``) are held: with a processor that returns something else
-    (``ProcessorFormatter.wrap_for_formatter``) a line to hold is dropped, as without the
+    ``structlog.configure(processors=[..., FlightRecorder(JSONRenderer())])``. A held line is
+    the event dict (a shallow copy), rendered only when written, with its values as they are
+    then. Only a renderer that returns a line (``str`` / ``bytes``) can write it: with
+    ``ProcessorFormatter.wrap_for_formatter`` a line to hold is dropped, as without the
     recorder. A held line written through a stdlib ``logging.Logger`` passes
     :class:`~otel_context.LogSamplingFilter`.
 
@@ -226,14 +253,15 @@ class FlightRecorder:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("renderer",)
+    __slots__ = ("_holds", "renderer")
 
     def __init__(self, renderer: Callable[[Any, str, MutableMapping[str, Any]], Any]) -> None:
         self.renderer = renderer
+        self._holds = not _formatter_wrapper(renderer)
         RECORDERS[0] += 1
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
-        """Render *event_dict*; return the line, or hold it and drop the event."""
+        """Render *event_dict*; return the line, or hold the event and drop it for now."""
         if event_dict.pop(HOLD_MARK, None) is None:
             self._error_due(method_name)
             return self.renderer(logger, method_name, event_dict)
@@ -241,14 +269,15 @@ class FlightRecorder:
         held = hold_for(_current_context().get(SCOPE_KEY))
         if held is None:  # decided meanwhile (an error line in another thread)
             if record is not None:
-                record.emit(held=False)
+                record.emit()
             return self.renderer(logger, method_name, event_dict)
-        event_dict[HELD] = True
-        line = self.renderer(logger, method_name, event_dict)
-        write = getattr(logger, method_name, None)
-        if isinstance(line, str | bytes) and write is not None:
-            held.hold(write, line, record)
-        # else: nothing to hold (not a rendered line): dropped, as without the recorder
+        if self._holds and hasattr(logger, method_name):
+            if event_dict.get("exc_info") is True:  # the exception being handled now
+                event_dict["exc_info"] = sys.exc_info()
+            # structlog made this dict for this call (a copy of the bound context): it is ours
+            size = held.measure(event_dict)
+            held.hold(HeldLine(self.renderer, logger, method_name, event_dict, size, record))
+        # else: nothing it could write (not a rendered line): dropped, as without the recorder
         import structlog  # noqa: PLC0415
 
         raise structlog.DropEvent
@@ -264,3 +293,12 @@ class FlightRecorder:
                 held.write("error")
         except Exception:
             _logger.debug("otel_context: writing held lines failed", exc_info=True)
+
+
+def _formatter_wrapper(renderer: object) -> bool:
+    """Whether *renderer* is ``ProcessorFormatter.wrap_for_formatter`` (it returns no line)."""
+    try:
+        import structlog  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - a FlightRecorder is for structlog
+        return False
+    return renderer is structlog.stdlib.ProcessorFormatter.wrap_for_formatter

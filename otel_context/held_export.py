@@ -1,6 +1,6 @@
 """Held lines written later as they were logged: same time, trace context and OTel log record.
 
-The flight recorder (:mod:`otel_context.flight_recorder`) holds a rendered line and writes it
+The flight recorder (:mod:`otel_context.flight_recorder`) holds a line's event and writes it
 when the request turns out to matter, or drops it. What the line would have produced at log
 time is captured with it, so that writing it later produces the same thing:
 
@@ -8,10 +8,13 @@ time is captured with it, so that writing it later produces the same thing:
   :class:`~otel_context.log_records.StructlogOTelLogProcessor` would have emitted (body,
   severity, attributes with the request's identifiers, time), and the OTel context it was
   logged in. It is emitted with that context when the line is written
-  (``log.held: true`` among its attributes), never if the line is dropped: exactly once or not
-  at all. The context is passed explicitly because the SDK's batch processor reads nothing
-  from the context at export time (1.44+ clears it).
-- :class:`HeldLine`: the line, its logger method, its record and context. Written through a
+  (``log.held: true`` and ``log.held.written``, the reason, among its attributes), never if the
+  line is dropped: exactly once or not at all. The context is passed explicitly because the
+  SDK's batch processor reads nothing from the context at export time (1.44+ clears it).
+- :class:`HeldLine`: the event dict (a shallow copy, everything but the renderer applied), the
+  renderer, the logger and its method, the record and context. It is rendered only when
+  written, so a dropped line costs no rendering; the values are rendered as they are then
+  (as ``logging.MemoryHandler`` formats its records when it flushes). Written through a
   stdlib ``logging.Logger``, the ``LogRecord`` is made with the line's own creation time and
   handled inside its own context, so a file handler's ``asctime``, an OTel ``LoggingHandler``'s
   timestamp and trace ids, and ``OTelContextFilter``'s identifiers are the logging moment's.
@@ -23,24 +26,38 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from opentelemetry import context as context_api
 
-from otel_context.log_sampling import HELD, METHOD_LEVELS
+from otel_context.log_sampling import HELD, HELD_WHY, METHOD_LEVELS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, MutableMapping
 
     from opentelemetry._logs import Logger, SeverityNumber
     from opentelemetry.trace import Span
     from opentelemetry.util.types import AttributeValue
 
-__all__ = ["HOLD_EXPORT", "HeldLine", "HeldRecord"]
+__all__ = ["HOLD_EXPORT", "Held", "HeldLine", "HeldRecord"]
 
 _logger = logging.getLogger(__name__)
 #: The event dict key on which the export processor leaves a held line's record for the recorder.
 HOLD_EXPORT: Final = "_otel_context_held_record"
+
+
+class Held(Protocol):
+    """What a request holds: a structlog :class:`HeldLine`, or a stdlib record (held_records)."""
+
+    #: What the bounds count it at (:func:`otel_context._held_size.estimate`).
+    size: int
+
+    @property
+    def exports(self) -> bool:
+        """Whether writing it may emit to an OTel ``LoggerProvider`` (which shuts down at exit)."""
+
+    def write_out(self, why: str) -> bool:
+        """Write it, marked held and *why*; whether it was written. Never raises."""
 
 
 class HeldRecord:
@@ -79,9 +96,9 @@ class HeldRecord:
         self.span_extra = span_extra
         self.context = context_api.get_current()
 
-    def emit(self, *, held: bool = True) -> None:
-        """Emit the record (marked ``log.held`` if *held*) with its own time and context."""
-        attrs = {**self.attributes, HELD: True} if held else self.attributes
+    def emit(self, why: str = "") -> None:
+        """Emit the record with its own time and context; held and *why*, if written held."""
+        attrs = {**self.attributes, HELD: True, HELD_WHY: why} if why else self.attributes
         if self.logger is not None:
             self.logger.emit(
                 timestamp=self.timestamp,
@@ -98,34 +115,69 @@ class HeldRecord:
 
 
 class HeldLine:
-    """One held line: written later by its logger method, in the context it was logged in."""
+    """One held line: rendered and written by its logger method, in its context, if written."""
 
-    __slots__ = ("context", "created", "line", "record", "write")
+    __slots__ = ("context", "created", "event", "logger", "method", "record", "render", "size")
 
-    def __init__(
-        self, write: Callable[..., Any], line: str | bytes, record: HeldRecord | None
+    def __init__(  # noqa: PLR0913, PLR0917 - what the renderer and the logger call are given
+        self,
+        render: Callable[[Any, str, MutableMapping[str, Any]], Any],
+        logger: Any,
+        method: str,
+        event: MutableMapping[str, Any],
+        size: int,
+        record: HeldRecord | None,
     ) -> None:
-        self.write = write
-        self.line = line
+        self.render = render
+        self.logger = logger
+        self.method = method
+        self.event = event
+        #: What the bounds count it at (:func:`otel_context._held_size.estimate`).
+        self.size = size
         self.record = record
         self.context = context_api.get_current()
         self.created = time.time_ns()
 
-    def write_out(self) -> None:
-        """Write the line, then emit its record. Never raises (a broken stream must not)."""
+    @property
+    def exports(self) -> bool:
+        """Whether it has an OTel record to emit when written."""
+        return self.record is not None
+
+    def write_out(self, why: str) -> bool:
+        """Render the line marked held and *why*, write it, then emit its record.
+
+        Never raises (a broken renderer or stream must not): returns whether the line was
+        written; a line that was not is logged at ``DEBUG``. Its record is emitted either way.
+        """
         token = context_api.attach(self.context)
         try:
-            target = getattr(self.write, "__self__", None)
-            if isinstance(target, logging.Logger):
-                _handle(target, self.write.__name__, self.line, self.created)
-            else:
-                self.write(self.line)
+            written = self._write(why)
             if self.record is not None:
-                self.record.emit()
-        except Exception:
-            _logger.debug("otel_context: writing a held line failed", exc_info=True)
+                try:
+                    self.record.emit(why)
+                except Exception:
+                    _logger.debug("otel_context: emitting a held record failed", exc_info=True)
+            return written
         finally:
             context_api.detach(token)
+
+    def _write(self, why: str) -> bool:
+        event = self.event
+        event[HELD] = True
+        event[HELD_WHY] = why
+        try:
+            line = self.render(self.logger, self.method, event)
+            if not isinstance(line, str | bytes):
+                msg = f"the renderer returned {type(line).__name__}, not a line"
+                raise TypeError(msg)  # noqa: TRY301 - one path for every failure
+            if isinstance(self.logger, logging.Logger):
+                _handle(self.logger, self.method, line, self.created)
+            else:
+                getattr(self.logger, self.method)(line)
+        except Exception:
+            _logger.debug("otel_context: writing a held line failed", exc_info=True)
+            return False
+        return True
 
 
 def _handle(logger: logging.Logger, method_name: str, line: str | bytes, created_ns: int) -> None:

@@ -53,6 +53,9 @@ RECORDERS: Final = [0]
 HOLD_MARK: Final = "_otel_context_hold"
 #: The field a written held line (and its OTel log record) carries.
 HELD: Final = "log.held"
+#: Why it was written (``error``, ``slow``, ``unfinished``, ``exit``): on the line, its record
+#: and the request span (where :mod:`otel_context.trace_keeping` reads it).
+HELD_WHY: Final = "log.held.written"
 #: structlog method names -> levels (``exception`` logs at ERROR); others are kept.
 METHOD_LEVELS: Final = {
     "debug": logging.DEBUG,

@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.trace import ProxyTracerProvider, StatusCode
 
 from otel_context.conf import get_config, startup_option
+from otel_context.log_sampling import HELD_WHY
 from otel_context.sampling import RecordSampledOut
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def why_kept(span: ReadableSpan, slow_ms: int) -> str:
     status = attributes.get("http.response.status_code", attributes.get("http.status_code", 0))
     if span.status.status_code is StatusCode.ERROR or (isinstance(status, int) and status >= 500):
         return "error"
-    written = attributes.get("log.held.written")
+    written = attributes.get(HELD_WHY)
     if isinstance(written, str) and written:
         return written
     took_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1_000_000

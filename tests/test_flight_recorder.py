@@ -119,10 +119,11 @@ class TestOutcome:
         assert out.events() == ["w", "a", "b"]
         a, b = out.written[1], out.written[2]
         assert a["log.held"] is b["log.held"] is True
+        assert a["log.held.written"] == b["log.held.written"] == why  # as on the span
         assert "log.held" not in out.written[0]
+        assert "log.held.written" not in out.written[0]
         assert a["timestamp"] < out.written[0]["timestamp"] < b["timestamp"]
         assert a["trace_id"] == f"{DROPPED_AT_HALF:032x}"
-        del why
 
     def test_an_error_line_writes_them_first(self, out: Lines, request_scope: Any) -> None:
         """At ERROR the held lines go out before it; later lines are written as they come."""
@@ -133,6 +134,7 @@ class TestOutcome:
         end(request_scope, 200)
         assert out.events() == ["a", "boom", "after"]
         assert [line.get("log.held", False) for line in out.written] == [True, False, False]
+        assert [line.get("log.held.written") for line in out.written] == ["error", None, None]
 
     def test_a_slow_request_writes_them(self, out: Lines, request_scope: Any) -> None:
         """Longer than HOLD_SLOW_MS: written."""
@@ -142,6 +144,7 @@ class TestOutcome:
         time.sleep(0.005)
         end(request_scope, 200)
         assert out.events() == ["a"]
+        assert out.written[0]["log.held.written"] == "slow"
 
     def test_exit_writes_what_is_in_flight(self, out: Lines, request_scope: Any) -> None:
         """The process exits (SIGTERM, a worker timeout): in-flight held lines are written."""
@@ -150,6 +153,8 @@ class TestOutcome:
         flight_recorder.flush_at_exit()
         log.info("b")
         assert out.events() == ["a", "b"]
+        assert out.written[0]["log.held.written"] == "exit"
+        assert "log.held" not in out.written[1]  # decided: written as it came
 
     def test_nothing_is_left_for_the_next_request(self, out: Lines, request_scope: Any) -> None:
         """A closed scope holds nothing: the process counter is back to where it was."""

@@ -99,7 +99,9 @@ class TestStructlogRecords:
         assert bodies(records) == ["w", "a", "b"]  # each exactly once
         w, a, b = records
         assert a.attributes["log.held"] is b.attributes["log.held"] is True
+        assert a.attributes["log.held.written"] == b.attributes["log.held.written"] == "error"
         assert "log.held" not in w.attributes
+        assert "log.held.written" not in w.attributes
         assert a.timestamp < w.timestamp < b.timestamp  # their own times, not the flush's
         for record in records:
             assert record.trace_id == DROPPED_AT_HALF
@@ -131,6 +133,7 @@ class TestStructlogRecords:
         records = sink.records()
         assert bodies(records) == ["a", "boom", "after"]
         assert [r.attributes.get("log.held", False) for r in records] == [True, False, False]
+        assert [r.attributes.get("log.held.written") for r in records] == ["error", None, None]
 
     def test_exit_exports_what_is_in_flight(
         self, out: Lines, request_scope: RequestScope, sink: Sink

@@ -67,6 +67,7 @@ def test_a_view_that_raises_writes_it(lines: list[dict[str, Any]]) -> None:
     assert response.status_code == 500
     (line,) = lines
     assert (line["event"], line["log.held"]) == ("view.before_raise", True)
+    assert line["log.held.written"] == "error"
 
 
 def test_a_sampled_request_writes_as_it_goes(lines: list[dict[str, Any]]) -> None:
@@ -85,6 +86,7 @@ def test_a_streamed_body_is_decided_when_it_ends(settings: Any, lines: list[dict
     assert b"".join(response.streaming_content).count(b"chunk") == 5  # type: ignore[arg-type]
     assert [line["index"] for line in lines] == [0, 1, 2, 3, 4]
     assert all(line["log.held"] for line in lines)
+    assert {line["log.held.written"] for line in lines} == {"slow"}
 
 
 def test_the_trace_follows_the_lines(
@@ -119,3 +121,4 @@ def test_the_trace_follows_the_lines(
     assert status == 500
     assert server.attributes["log.held.written"] == "error"
     assert [line["event"] for line in lines] == ["view.before_raise"]
+    assert lines[0]["log.held.written"] == server.attributes["log.held.written"]
