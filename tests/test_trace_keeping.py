@@ -45,9 +45,13 @@ class Sdk:
         return sorted(span.name for span in self.kept.get_finished_spans())
 
 
+#: Far above what a fine request takes even on a loaded machine (30 ms was once exceeded).
+SLOW_MS = 500
+
+
 @pytest.fixture
 def sdk() -> Iterator[Sdk]:
-    result = Sdk(slow_ms=30)
+    result = Sdk(slow_ms=SLOW_MS)
     yield result
     result.provider.shutdown()
 
@@ -79,7 +83,7 @@ class TestKeep:
 
     def test_a_slow_request_is_kept(self, sdk: Sdk) -> None:
         """Longer than slow_ms."""
-        sdk.request(200, pause=0.05)
+        sdk.request(200, pause=SLOW_MS / 1000 + 0.05)
         assert sdk.kept_names() == ["GET /", "db"]
 
     def test_an_error_status_or_written_lines_keep_it(self, sdk: Sdk) -> None:
