@@ -27,7 +27,8 @@
 - ``otel_context.W010``: log sampling is configured (``UNSAMPLED_LOG_RATIO`` below 1) but
   neither ``LogSamplingProcessor`` nor ``LogSamplingFilter`` is installed, or the processor
   comes after ``StructlogOTelLogProcessor`` or the renderer; or ``HOLD_LINES`` is on with
-  nothing to hold (the ratio is 1) or without ``FlightRecorder`` around the renderer.
+  nothing to hold (the ratio is 1) or with neither ``FlightRecorder`` around the renderer nor
+  a ``HeldHandler`` among the logging handlers.
 - ``otel_context.W011``: ``KEEP_NOTABLE_TRACES`` is on, but the ``TracerProvider`` was set up
   elsewhere without ``RecordSampledOut``: otel_context cannot add trace keeping to it.
 

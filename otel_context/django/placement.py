@@ -229,7 +229,8 @@ def _structlog_adds_ids() -> bool:
 SAMPLING_HINT: Final = (
     "Put LogSamplingProcessor() first in structlog's processors (before StructlogOTelProcessor"
     " and StructlogOTelLogProcessor), and LogSamplingFilter() on the handlers of stdlib records;"
-    " with HOLD_LINES, wrap the renderer: FlightRecorder(JSONRenderer()). See docs/sampling.md."
+    " with HOLD_LINES, wrap the renderer: FlightRecorder(JSONRenderer()), and hold stdlib records"
+    " with HeldHandler(target). See docs/sampling.md."
 )
 
 
@@ -259,11 +260,14 @@ def sampling_problems(
             "LogSamplingProcessor comes after StructlogOTelLogProcessor or the renderer in "
             "structlog's processors: the lines it drops are exported (or rendered) first."
         )
-    filtered = any(isinstance(f, LogSamplingFilter) for _, h in _handlers() for f in h.filters)
+    filtered = _holds_records() or any(
+        isinstance(f, LogSamplingFilter) for _, h in _handlers() for f in h.filters
+    )
     if ratio < 1.0 and not ours and not filtered:
         problems.append(
             f"UNSAMPLED_LOG_RATIO is {ratio}, but no LogSamplingProcessor is in structlog's "
-            "processors and no handler has LogSamplingFilter: every line is still written."
+            "processors and no handler has LogSamplingFilter or is a HeldHandler: every line is "
+            "still written."
         )
     return problems + _hold_problems(ratio, processors, hold_lines=hold_lines)
 
@@ -279,13 +283,20 @@ def _hold_problems(ratio: float, processors: list[object], *, hold_lines: bool) 
             "is held (set the ratio, e.g. 0 or 0.05)."
         )
         return [problem]
-    if not any(isinstance(p, FlightRecorder) for p in processors):
+    if not any(isinstance(p, FlightRecorder) for p in processors) and not _holds_records():
         problem = (
-            "HOLD_LINES is on but structlog's renderer is not wrapped in FlightRecorder: the "
-            "lines a request would hold are written at once instead."
+            "HOLD_LINES is on but structlog's renderer is not wrapped in FlightRecorder and no "
+            "handler is a HeldHandler: the lines a request would hold are written at once instead."
         )
         return [problem]
     return []
+
+
+def _holds_records() -> bool:
+    """Whether a logging handler is a :class:`~otel_context.held_records.HeldHandler`."""
+    from otel_context.held_records import HeldHandler  # noqa: PLC0415
+
+    return any(isinstance(handler, HeldHandler) for _, handler in _handlers())
 
 
 @checks.register(checks.Tags.compatibility)

@@ -20,6 +20,7 @@ from otel_context import (
 )
 from otel_context.django import hooks, placement
 from otel_context.django.instrumentation import _Chained
+from otel_context.held_records import HeldHandler
 
 
 def _handler(formatter: logging.Formatter, *filters: logging.Filter) -> logging.Handler:
@@ -203,3 +204,9 @@ class TestLogSampling:
         assert "FlightRecorder" in problem
         chain[-1] = FlightRecorder(structlog.processors.JSONRenderer())
         assert placement.sampling_problems(0.0, chain, hold_lines=True) == []
+
+    def test_a_held_handler_holds_and_samples_stdlib_records(self, only: Any) -> None:
+        """HOLD_LINES with stdlib records only: a HeldHandler is both the policy and the hold."""
+        only(HeldHandler(logging.StreamHandler()))
+        assert placement.sampling_problems(0.0, [], hold_lines=True) == []
+        assert placement.sampling_problems(0.1, []) == []
