@@ -47,7 +47,10 @@ def _worker(variant: str, number: int) -> None:
     from otel_context.scope import RequestScope, scoped  # noqa: PLC0415
 
     options = {} if variant in {"today", "off"} else {"unsampled_log_ratio": 0.1}
-    config = conf.configure(**options, hold_lines=variant == "on_held")
+    conf.configure(**options, hold_lines=variant == "on_held")
+    # Final, as in a Django process after setup (or Flask's instrument_app): without Django
+    # settings the configuration stays provisional and each read re-checks for them.
+    config = conf.mark_final()
     chain: list[object] = [] if variant == "today" else [LogSamplingProcessor()]
     chain += [
         structlog.contextvars.merge_contextvars,

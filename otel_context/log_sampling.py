@@ -80,17 +80,31 @@ def trace_keeps(trace_id: int, ratio: float) -> bool:
     return ((trace_id & _MASK) * _MIX) & _MASK < int(ratio * _ALWAYS)
 
 
+#: The last span context decided, the ratio, and whether its lines are kept (one slot: a
+#: request's lines share their span; swapping a tuple is atomic). A span context is
+#: immutable, and holding it keeps no span alive.
+_last_decision: tuple[object, float, bool] = (None, 1.0, True)
+
+
 def line_kept(levelno: int, level: int, ratio: float) -> bool:
     """Whether a line at *levelno* is written now, with the policy *level* and *ratio*."""
+    global _last_decision  # noqa: PLW0603 - the one-slot cache above
     if levelno >= level or ratio >= 1.0:
         return True
     span: Span | None = _current_context().get(_SPAN_KEY)  # type: ignore[assignment]
     if span is None:
         return True
     span_context = span.get_span_context()
-    if not span_context.is_valid or span_context.trace_flags & 1:
-        return True
-    return trace_keeps(span_context.trace_id, ratio)
+    last, last_ratio, kept = _last_decision
+    if last is span_context and last_ratio == ratio:
+        return kept
+    kept = (
+        not span_context.is_valid
+        or bool(span_context.trace_flags & 1)
+        or trace_keeps(span_context.trace_id, ratio)
+    )
+    _last_decision = (span_context, ratio, kept)
+    return kept
 
 
 def _policy(level: int | None, ratio: float | None) -> tuple[int, float]:

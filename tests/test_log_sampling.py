@@ -241,3 +241,23 @@ class TestFilter:
 def test_line_kept_is_cheap_when_off() -> None:
     """Ratio 1 (off) answers before reading the context."""
     assert line_kept(logging.DEBUG, logging.WARNING, 1.0)
+
+
+def test_the_decision_follows_each_line_s_own_span_and_ratio() -> None:
+    """The decision is cached for the last span context: alternating spans and ratios never
+    reuse another's (a sampled trace, then a sampled-out one, then the first again)."""
+    cases = [
+        (KEPT_AT_HALF, True, 0.0, True),
+        (DROPPED_AT_HALF, False, 0.5, False),
+        (DROPPED_AT_HALF, False, 1.0, True),  # the ratio 1: off
+        (KEPT_AT_HALF, False, 0.5, True),
+        (KEPT_AT_HALF, False, 0.0, False),
+        (KEPT_AT_HALF, True, 0.0, True),
+    ]
+    for trace_id, sampled, ratio, expected in cases:
+        token = in_trace(trace_id, sampled=sampled)
+        try:
+            assert line_kept(logging.INFO, logging.WARNING, ratio) is expected
+            assert line_kept(logging.INFO, logging.WARNING, ratio) is expected  # cached
+        finally:
+            context_api.detach(token)
