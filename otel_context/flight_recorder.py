@@ -242,9 +242,9 @@ class FlightRecorder:
 
     ``structlog.configure(processors=[..., FlightRecorder(JSONRenderer())])``. A held line is
     the event dict (a shallow copy), rendered only when written, with its values as they are
-    then. Only a renderer that returns a line (``str`` / ``bytes``) can write it: with
-    ``ProcessorFormatter.wrap_for_formatter`` a line to hold is dropped, as without the
-    recorder. A held line written through a stdlib ``logging.Logger`` passes
+    then, and handed to the logger as structlog hands it a line: a string, or
+    ``ProcessorFormatter.wrap_for_formatter``'s arguments (the handler's ``ProcessorFormatter``
+    renders it then). A held line written through a stdlib ``logging.Logger`` passes
     :class:`~otel_context.LogSamplingFilter`.
 
     Args:
@@ -253,11 +253,10 @@ class FlightRecorder:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_holds", "renderer")
+    __slots__ = ("renderer",)
 
     def __init__(self, renderer: Callable[[Any, str, MutableMapping[str, Any]], Any]) -> None:
         self.renderer = renderer
-        self._holds = not _formatter_wrapper(renderer)
         RECORDERS[0] += 1
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -271,13 +270,13 @@ class FlightRecorder:
             if record is not None:
                 record.emit()
             return self.renderer(logger, method_name, event_dict)
-        if self._holds and hasattr(logger, method_name):
+        if hasattr(logger, method_name):
             if event_dict.get("exc_info") is True:  # the exception being handled now
                 event_dict["exc_info"] = sys.exc_info()
             # structlog made this dict for this call (a copy of the bound context): it is ours
             size = held.measure(event_dict)
             held.hold(HeldLine(self.renderer, logger, method_name, event_dict, size, record))
-        # else: nothing it could write (not a rendered line): dropped, as without the recorder
+        # else: no logger method to write it with later: dropped, as without the recorder
         import structlog  # noqa: PLC0415
 
         raise structlog.DropEvent
@@ -293,12 +292,3 @@ class FlightRecorder:
                 held.write("error")
         except Exception:
             _logger.debug("otel_context: writing held lines failed", exc_info=True)
-
-
-def _formatter_wrapper(renderer: object) -> bool:
-    """Whether *renderer* is ``ProcessorFormatter.wrap_for_formatter`` (it returns no line)."""
-    try:
-        import structlog  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - a FlightRecorder is for structlog
-        return False
-    return renderer is structlog.stdlib.ProcessorFormatter.wrap_for_formatter

@@ -166,26 +166,57 @@ class HeldLine:
         event[HELD] = True
         event[HELD_WHY] = why
         try:
-            line = self.render(self.logger, self.method, event)
-            if not isinstance(line, str | bytes):
-                msg = f"the renderer returned {type(line).__name__}, not a line"
-                raise TypeError(msg)  # noqa: TRY301 - one path for every failure
+            args, kwargs = call_arguments(self.render(self.logger, self.method, event))
             if isinstance(self.logger, logging.Logger):
-                _handle(self.logger, self.method, line, self.created)
+                _handle(self.logger, self.method, args, kwargs, self.created)
             else:
-                getattr(self.logger, self.method)(line)
+                getattr(self.logger, self.method)(*args, **kwargs)
         except Exception:
             _logger.debug("otel_context: writing a held line failed", exc_info=True)
             return False
         return True
 
 
-def _handle(logger: logging.Logger, method_name: str, line: str | bytes, created_ns: int) -> None:
-    """What ``logger.<method_name>(line)`` does, with the record created at *created_ns*."""
+def call_arguments(rendered: object) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The logger call's arguments for what the last processor returned, as structlog's.
+
+    A line (``str``, ``bytes``), ``(args, kwargs)`` (``ProcessorFormatter.wrap_for_formatter``)
+    or ``kwargs`` (a ``dict``); anything else is a ``TypeError``.
+    """
+    if isinstance(rendered, str | bytes | bytearray):
+        return (rendered,), {}
+    if isinstance(rendered, tuple) and len(rendered) == 2:
+        args, kwargs = rendered
+        if isinstance(args, tuple) and isinstance(kwargs, dict):
+            return args, kwargs
+    if isinstance(rendered, dict):
+        return (), rendered
+    msg = f"the last processor returned {type(rendered).__name__}: nothing a logger takes"
+    raise TypeError(msg)
+
+
+def _handle(
+    logger: logging.Logger,
+    method_name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    created_ns: int,
+) -> None:
+    """What ``logger.<method_name>(*args, **kwargs)`` does, the record created at *created_ns*."""
     level = METHOD_LEVELS.get(method_name, logging.INFO)
     if not logger.isEnabledFor(level):
         return
-    record = logger.makeRecord(logger.name, level, "(unknown file)", 0, line, (), None)
+    msg, rest = (args[0], args[1:]) if args else ("", ())
+    record = logger.makeRecord(
+        logger.name,
+        level,
+        "(unknown file)",
+        0,
+        msg,
+        rest,
+        kwargs.get("exc_info"),
+        extra=kwargs.get("extra"),
+    )
     created = created_ns / 1e9
     record.relativeCreated -= (record.created - created) * 1000
     record.created = created

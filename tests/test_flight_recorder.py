@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -256,15 +257,44 @@ class TestElsewhere:
             stdlib.removeHandler(handler)
         assert seen == ["a"]
 
-    def test_a_processor_formatter_chain_drops_what_it_cannot_hold(
-        self, request_scope: Any
-    ) -> None:
-        """wrap_for_formatter returns no string: the line is dropped, as without the recorder."""
-        event = {"event": "a", "_otel_context_hold": True}
-        recorder = FlightRecorder(structlog.stdlib.ProcessorFormatter.wrap_for_formatter)
-        with pytest.raises(structlog.DropEvent):
-            recorder(logging.getLogger("x"), "info", event)
-        assert not request_scope.held.lines
+    @pytest.mark.parametrize("status", [500, 200])
+    def test_a_processor_formatter_chain_holds_too(self, request_scope: Any, status: int) -> None:
+        """structlog -> stdlib with ``wrap_for_formatter``: the line is held, then, if the
+        request matters, handed to the logger and rendered by the handler's
+        ``ProcessorFormatter``, marked held, with its own timestamp; else never rendered."""
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(processor=structlog.processors.JSONRenderer())
+        )
+        handler.addFilter(LogSamplingFilter())
+        stdlib = logging.getLogger("tests.flight_recorder.formatter")
+        stdlib.addHandler(handler)
+        stdlib.setLevel(logging.DEBUG)
+        stdlib.propagate = False
+        try:
+            log = structlog.wrap_logger(
+                stdlib,
+                wrapper_class=structlog.stdlib.BoundLogger,
+                processors=[
+                    LogSamplingProcessor(),
+                    structlog.processors.TimeStamper(fmt="iso"),
+                    FlightRecorder(structlog.stdlib.ProcessorFormatter.wrap_for_formatter),
+                ],
+            )
+            log.info("a", n=1)
+            assert stream.getvalue() == ""  # held
+            stamped = request_scope.held.lines[0].event["timestamp"]
+            end(request_scope, status)
+        finally:
+            stdlib.removeHandler(handler)
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        if status == 200:
+            assert lines == []
+            return
+        ((line),) = lines
+        assert (line["event"], line["n"], line["log.held"]) == ("a", 1, True)
+        assert (line["log.held.written"], line["timestamp"]) == ("error", stamped)
 
     @pytest.mark.usefixtures("request_scope")
     def test_without_any_recorder_nothing_is_left_to_one(self) -> None:
