@@ -98,6 +98,12 @@ PIECES: Final = (
     ("all of otel_context", "otel_context", "instrumentor"),
     ("the same effects without otel_context (effects floor)", "effects", "instrumentor"),
     ("otel_context beyond the effects floor", "otel_context", "effects"),
+    (
+        "the same values derived without otel_context's rules (derivation floor)",
+        "derived",
+        "instrumentor",
+    ),
+    ("otel_context beyond the derivation floor", "otel_context", "derived"),
 )
 
 

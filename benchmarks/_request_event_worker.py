@@ -8,6 +8,12 @@ user loads and ``user.id`` binds late, through the scope's per-event ``refresh``
 E more. For each pipeline (bare, the floor processor, ``StructlogOTelProcessor``) it runs N
 requests with E = 0 and N with E = 10, each block between dump markers: (block with 10 -
 block with 0) / 10N is one event, refresh included.
+
+``N [WARMUP] --inner`` counts the events alone: per pipeline, N requests with E = 10, each
+calling the dump marker right before its E events and right after them. The segments between
+those markers hold the events (the late bind through ``refresh`` included) and nothing of the
+request around them: no database query, session or span work whose collections and memory
+layout move a difference of whole requests by thousands of instructions an event.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
 PIPELINES = ("bare", "floor", "otel_context")
 EXTRA_EVENTS = 10
 _extra = [0]
+_inner = [False]
 log = structlog.get_logger("benchmarks.request_events")
 #: What otel_context adds in this view, as constants: the floor.
 FLOOR_FIELDS: dict[str, object] = {
@@ -48,8 +55,12 @@ def project(request: HttpRequest, organisation_pk: int, project_pk: str) -> Http
     log.info("project.requested", organisation=organisation_pk)
     if not request.user.is_authenticated:  # loads the session's user: user.id binds late
         return HttpResponse(b"anonymous", status=403)
+    if _inner[0]:
+        os.getppid()  # the dump marker: the events begin
     for _ in range(_extra[0]):
         log.info("project.loaded", path="/orgs/7/projects/12/", status=200)
+    if _inner[0]:
+        os.getppid()  # the events end
     return HttpResponse(b"ok", content_type="text/plain")
 
 
@@ -139,6 +150,8 @@ def main(argv: list[str]) -> int:
     """Check, warm up, then the marked blocks: per pipeline, E = 0 then E = 10."""
     from benchmarks._wsgi_worker import request  # noqa: PLC0415
 
+    inner = "--inner" in argv
+    argv = [arg for arg in argv if arg != "--inner"]
     count, warmup = int(argv[0]), int(argv[1]) if len(argv) > 1 else 100
     handler, environ = setup()
     problems = check(handler, environ)
@@ -151,6 +164,15 @@ def main(argv: list[str]) -> int:
             _extra[0] = EXTRA_EVENTS
             for _ in range(warmup):
                 request(handler, environ)
+        if inner:
+            _inner[0], _extra[0] = True, EXTRA_EVENTS
+            for pipeline in PIPELINES:
+                configure(pipeline, devnull)
+                os.getppid()  # the pipeline's first request begins
+                for _ in range(count):
+                    request(handler, environ)
+            os.getppid()
+            return 0
         for pipeline in PIPELINES:
             configure(pipeline, devnull)
             for extra in (0, EXTRA_EVENTS):

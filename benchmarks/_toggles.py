@@ -8,13 +8,16 @@ of a built handler stays: ``IdentifiersMiddleware.__call__`` (a pass-through) in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from random import getrandbits
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import structlog
 from opentelemetry import baggage, context, propagate
+from opentelemetry.trace import get_current_span
 
 from otel_context import StructlogOTelProcessor
 from otel_context.django.middleware import IdentifiersMiddleware
+from otel_context.processors import _SPAN_KEY, _current_context
 
 if TYPE_CHECKING:
     from django.core.handlers.wsgi import WSGIHandler
@@ -31,6 +34,7 @@ STATES: Final[dict[str, frozenset[str]]] = {
     "floor": frozenset({"propagator", "hooks", "middleware", "floor"}),
     "otel_context": frozenset({"propagator", "hooks", "middleware", "processor"}),
     "effects": frozenset({"effects", "floor"}),
+    "derived": frozenset({"derived"}),
 }
 LABELS: Final = {
     "instrumentor": "DjangoInstrumentor alone (otel_context's pieces off)",
@@ -40,6 +44,7 @@ LABELS: Final = {
     "floor": "+ a processor adding the same 6 fields as constants (rendering only)",
     "otel_context": "+ `StructlogOTelProcessor` instead: all of otel_context",
     "effects": "effects floor: the same baggage, attributes, header and fields, as constants",
+    "derived": "derivation floor: the same values derived from the request, without the rules",
 }
 #: What the effects floor's hooks put where otel_context puts its values.
 EFFECTS_CORRELATION_ID: Final = "0" * 32
@@ -66,6 +71,91 @@ def effects_response_hook(span: Span, request: HttpRequest, response: HttpRespon
     context.detach(request.META.pop(_EFFECTS_TOKEN))
 
 
+#: The derivation floor's context key: ``(span, fields)`` of the current request.
+_DERIVED_KEY: Final = context.create_key("benchmarks.derived")
+_DERIVED_STATE: Final = "_benchmarks_derived"
+#: URL kwarg -> field, as otel_context's defaults bind them.
+_DERIVED_KWARGS: Final = (("organisation_pk", "organisation.id"), ("project_pk", "project.id"))
+
+
+def _trace_fields(span: Span) -> dict[str, Any]:
+    ids = span.get_span_context()
+    return {
+        "trace_id": format(ids.trace_id, "032x"),
+        "span_id": format(ids.span_id, "016x"),
+        "trace_sampled": ids.trace_flags.sampled,
+    }
+
+
+def derived_request_hook(span: Span, request: HttpRequest) -> None:
+    """The derivation floor of ``request_hook``: the correlation id taken from the request's
+    headers (unchecked) or made, put in baggage and on the span; no trust, no validation."""
+    meta = request.META
+    cid = (
+        meta.get("HTTP_CORRELATION_ID")
+        or meta.get("HTTP_X_REQUEST_ID")
+        or getrandbits(128).to_bytes(16, "big").hex()
+    )
+    fields = _trace_fields(span)
+    fields["correlation.id"] = cid
+    ctx = context.set_value(
+        _DERIVED_KEY, (span, fields), baggage.set_baggage("correlation.id", cid)
+    )
+    span.set_attribute("correlation.id", cid)
+    request.__dict__[_DERIVED_STATE] = [cid, context.attach(ctx)]
+
+
+def derived_process_view(
+    request: HttpRequest, view: Any, args: Any, kwargs: dict[str, Any]
+) -> None:
+    """The derivation floor of ``process_view``: the URL ids, as strings, in baggage, on the
+    span and in the fields; no route rules, no precedence, no type checks."""
+    state = request.__dict__.get(_DERIVED_STATE)
+    found = cast("tuple[Span, dict[str, Any]] | None", context.get_value(_DERIVED_KEY))
+    if state is None or found is None:
+        return
+    span, fields = found
+    fields = dict(fields)
+    ctx = context.get_current()
+    for kwarg, key in _DERIVED_KWARGS:
+        value = kwargs.get(kwarg)
+        if value is not None:
+            text = str(value)
+            fields[key] = text
+            ctx = baggage.set_baggage(key, text, ctx)
+            span.set_attribute(key, text)
+    state.append(context.attach(context.set_value(_DERIVED_KEY, (span, fields), ctx)))
+
+
+def derived_processor(logger: Any, method: str, event_dict: dict[str, Any]) -> Any:
+    """The derivation floor of ``StructlogOTelProcessor``: the request's fields, with the
+    current span's ids if a child span is current; call-site keys are overwritten."""
+    ctx = _current_context()
+    found = cast("tuple[Span, dict[str, Any]] | None", ctx.get(_DERIVED_KEY))
+    if found is not None:
+        span, fields = found
+        event_dict.update(fields)
+        current = ctx.get(_SPAN_KEY)
+        if current is not span and current is not None:
+            event_dict.update(_trace_fields(get_current_span()))
+    return event_dict
+
+
+def derived_response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> None:
+    """The derivation floor of ``response_hook``: the user if it was loaded, the header
+    echoed unless the app set one, the contexts detached."""
+    state = request.__dict__.pop(_DERIVED_STATE, None)
+    if state is None:
+        return
+    user = getattr(request.__dict__.get("user"), "_wrapped", None)
+    if getattr(user, "is_authenticated", False):
+        span.set_attribute("user.id", str(user.pk))  # type: ignore[union-attr]
+    if not response.has_header("Correlation-Id"):
+        response["Correlation-Id"] = state[0]
+    for token in reversed(state[1:]):
+        context.detach(token)
+
+
 class Toggles:
     """Switches otel_context's pieces in a running process, between requests."""
 
@@ -87,6 +177,7 @@ class Toggles:
         self._choices: dict[str, Processor] = {
             "processor": self._processors[self._slot],
             "floor": floor,
+            "derived": cast("Processor", derived_processor),
         }
 
     def apply(self, pieces: frozenset[str]) -> None:
@@ -96,12 +187,18 @@ class Toggles:
             hooks = self._hooks
         elif "effects" in pieces:
             hooks = (effects_request_hook, effects_response_hook)
+        elif "derived" in pieces:
+            hooks = (derived_request_hook, derived_response_hook)
         self._otel_middleware._otel_request_hook, self._otel_middleware._otel_response_hook = hooks
         propagate.set_global_textmap(self._textmap if "propagator" in pieces else self._inner)
         if "middleware" in pieces and self._view not in self._view_list:
             self._view_list.insert(0, self._view)
         if "middleware" not in pieces and self._view in self._view_list:
             self._view_list.remove(self._view)
+        if "derived" in pieces and derived_process_view not in self._view_list:
+            self._view_list.insert(0, derived_process_view)
+        if "derived" not in pieces and derived_process_view in self._view_list:
+            self._view_list.remove(derived_process_view)
         self._set_processor(pieces)
 
     def _set_processor(self, pieces: frozenset[str]) -> None:
@@ -121,10 +218,10 @@ def expected(pieces: frozenset[str], span_ids: dict[str, str], cid: str | None) 
     """Fields each view event must carry in a state (``None``: must be absent)."""
     if "floor" in pieces:
         return {"trace_id": "0" * 31 + "1"}
-    if "processor" not in pieces:
+    if not pieces & {"processor", "derived"}:
         return {"trace_id": None, "correlation.id": None}
     fields: dict[str, Any] = {**span_ids, "correlation.id": cid}
-    if "middleware" in pieces:
+    if pieces & {"middleware", "derived"}:
         fields |= {"organisation.id": "7", "project.id": "12"}
     return fields
 
@@ -133,7 +230,7 @@ def problems(
     pieces: frozenset[str], events: list[dict[str, Any]], cid: str | None, span_ids: dict[str, str]
 ) -> list[str]:
     """What is wrong with one request's view events and correlation header in a state."""
-    echoes = bool(pieces & {"hooks", "effects"})
+    echoes = bool(pieces & {"hooks", "effects", "derived"})
     found = [] if (cid is not None) == echoes else [f"Correlation-Id {cid!r}"]
     want = expected(pieces, span_ids, cid)
     return found + [

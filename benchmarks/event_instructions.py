@@ -70,9 +70,34 @@ def run_request(requests: int, keep: Path | None = None, warmup: int = 100) -> d
     }
 
 
+def run_request_inner(
+    requests: int, keep: Path | None = None, warmup: int = 100
+) -> dict[str, float]:
+    """Figure A″, the events alone: markers around the view's E events in every request.
+
+    Per pipeline the segments alternate: the request up to its events, then its events; the
+    pipeline's last request ends in the segment that reaches the next pipeline's marker.
+    """
+    from benchmarks._request_event_worker import EXTRA_EVENTS, PIPELINES  # noqa: PLC0415
+
+    argv = ["benchmarks._request_event_worker", str(requests), str(warmup), "--inner"]
+    counts = segments(argv, keep)
+    per_pipeline = 2 * requests + 1
+    if len(counts) != per_pipeline * len(PIPELINES):
+        msg = f"{len(counts)} segments, not {per_pipeline * len(PIPELINES)}"
+        raise CallgrindError(msg)
+    return {
+        name: sum(counts[i * per_pipeline + 1 : (i + 1) * per_pipeline : 2])
+        / (EXTRA_EVENTS * requests)
+        for i, name in enumerate(PIPELINES)
+    }
+
+
 def main(argv: list[str]) -> int:
     """Count and print instructions per event and the ratio to the bare pipeline."""
-    if argv[:1] == ["--request"]:
+    if argv[:1] == ["--request-inner"]:
+        counted = run_request_inner(int(argv[1]) if len(argv) > 1 else 200)
+    elif argv[:1] == ["--request"]:
         counted = run_request(int(argv[1]) if len(argv) > 1 else 200)
     else:
         counted = run(int(argv[0]) if argv else 2000, argv[1:] or None)

@@ -1,0 +1,44 @@
+"""Figures C and C-prime: each state puts the values it claims to (the worker's own check).
+
+``benchmarks._instr_marked_worker`` checks one request in every state before counting (each
+view event's fields, the echoed header) and exits 1 naming what is wrong. Run here without
+callgrind: a floor that lost a field would make its figure a floor of something else.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks._toggles import STATES, expected
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_state_passes_the_worker_s_check() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks._instr_marked_worker",
+            "otel_context",
+            "1",
+            "2",
+            *STATES,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_derivation_floor_is_checked_for_every_value_otel_context_adds() -> None:
+    span_ids = {"trace_id": "1" * 32, "span_id": "2" * 16}
+    ours = expected(STATES["otel_context"], span_ids, "c" * 32)
+    derived = expected(STATES["derived"], span_ids, "c" * 32)
+    assert derived == ours
+    assert {"organisation.id", "project.id", "correlation.id", "trace_id"} <= derived.keys()
