@@ -44,6 +44,18 @@ def loaded_user(request: HttpRequest) -> object | None:
     return user
 
 
+def lazy_state(user: object) -> dict[str, Any] | None:
+    """The instance dict holding a ``LazyObject``'s ``_wrapped`` (``None`` for anything else).
+
+    ``LazyObject.__setattr__`` stores ``_wrapped`` there, so reading it there sees the load,
+    without the Python-level ``__getattribute__`` of the proxy (read on every log event).
+    """
+    if not isinstance(user, LazyObject):
+        return None
+    found: dict[str, Any] = object.__getattribute__(user, "__dict__")  # LazyObject has no slots
+    return found
+
+
 def user_id(user: object, field: str | None) -> str | None:
     """The id bound for *user*: only an authenticated Django user has one (not API keys)."""
     from django.contrib.auth.base_user import AbstractBaseUser  # noqa: PLC0415 - needs apps ready
@@ -74,7 +86,18 @@ class DjangoIdentifiers:
     ``request.auth``) changed since we last looked?
     """
 
-    __slots__ = ("_auth", "_local_user", "_retry", "_state", "_user", "config", "request", "scope")
+    __slots__ = (
+        "_auth",
+        "_lazy",
+        "_lazy_state",
+        "_local_user",
+        "_retry",
+        "_state",
+        "_user",
+        "config",
+        "request",
+        "scope",
+    )
 
     def __init__(self, request: HttpRequest, scope: RequestScope, config: Config) -> None:
         self.request = request
@@ -83,6 +106,8 @@ class DjangoIdentifiers:
         self.config = config
         self._user: object | None = None
         self._auth: object | None = None
+        self._lazy: object | None = None  # request.user as last seen: lazy or not
+        self._lazy_state: dict[str, Any] | None = None  # its instance dict, if lazy
         self._local_user = False  # whether user.id was bound from this request's own user
         self._retry: tuple[str, ...] = ()
 
@@ -91,8 +116,11 @@ class DjangoIdentifiers:
         # loaded_user() inlined: this runs on every log event of the request
         state = self._state
         user = state.get("user")
-        if isinstance(user, LazyObject):
-            user = object.__getattribute__(user, "_wrapped")
+        if user is not self._lazy:  # a new request.user: find where its load will show
+            self._lazy, self._lazy_state = user, lazy_state(user)
+        wrapped = self._lazy_state
+        if wrapped is not None:
+            user = wrapped.get("_wrapped", empty)  # object.__getattribute__ costs 4x this
             if user is empty:
                 user = None
         auth = state.get("auth")  # DRF sets it on the HttpRequest too

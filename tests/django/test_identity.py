@@ -40,6 +40,22 @@ class TestSessionUser:
         assert span.attributes is not None
         assert span.attributes["user.id"] == pk
 
+    def test_each_line_follows_the_user_through_the_request(
+        self, alice_client: tuple[Client, str], events: list[dict[str, object]]
+    ) -> None:
+        """Loaded late, replaced by ``login()``, gone after ``logout()``: each line says so."""
+        client, alice = alice_client
+        bob = str(get_user_model().objects.create_user("bob", password="pw").pk)  # noqa: S106
+        events.clear()
+        client.get("/user-changes/bob/")
+        seen = {event["event"]: event.get("user.id") for event in events}
+        assert seen == {
+            "user.unloaded": None,
+            "user.loaded": alice,
+            "user.switched": bob,
+            "user.gone": None,
+        }
+
     def test_anonymous_binds_no_user(self, events: list[dict[str, object]]) -> None:
         """An anonymous request has no user.id anywhere."""
         response = Client().get("/whoami/")

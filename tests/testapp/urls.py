@@ -9,6 +9,7 @@ urlpatterns = [
     path("whoami/", views.whoami),
     path("orgs/<int:organisation_pk>/whoami/", views.whoami),
     path("login/<str:username>/", views.login_as),
+    path("user-changes/<str:username>/", views.user_changes),
     path("bind/", views.binds),
     path("child/", views.child_span),
     path("noisy/", views.noisy),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import structlog
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import get_user_model, login, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from opentelemetry import trace
 
@@ -39,6 +39,18 @@ def login_as(request: HttpRequest, username: str) -> HttpResponse:
     user = get_user_model().objects.get(username=username)
     login(request, user)
     log.info("view.logged_in")
+    return HttpResponse("ok")
+
+
+def user_changes(request: HttpRequest, username: str) -> HttpResponse:
+    """One line per state of ``request.user``: unloaded, loaded, replaced by login, logged out."""
+    log.info("user.unloaded")
+    _ = request.user.is_authenticated  # the session's user loads now
+    log.info("user.loaded")
+    login(request, get_user_model().objects.get(username=username))
+    log.info("user.switched")
+    logout(request)
+    log.info("user.gone")
     return HttpResponse("ok")
 
 
