@@ -14,6 +14,7 @@ unless the resolver is ``over_url`` (see :mod:`otel_context.identifiers`).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, cast
 
 from django.utils.functional import LazyObject, empty
@@ -26,6 +27,7 @@ from otel_context.scope import RESOLVER, URL, coerce
 if TYPE_CHECKING:
     from collections.abc import Hashable, Mapping
 
+    from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
     from django.urls import ResolverMatch
 
@@ -56,11 +58,17 @@ def lazy_state(user: object) -> dict[str, Any] | None:
     return found
 
 
-def user_id(user: object, field: str | None) -> str | None:
-    """The id bound for *user*: only an authenticated Django user has one (not API keys)."""
+@functools.cache
+def base_user_class() -> type[AbstractBaseUser]:
+    """``AbstractBaseUser``, imported once the apps are ready (an import statement costs 1 µs)."""
     from django.contrib.auth.base_user import AbstractBaseUser  # noqa: PLC0415 - needs apps ready
 
-    if field is None or not isinstance(user, AbstractBaseUser) or not user.is_authenticated:
+    return AbstractBaseUser
+
+
+def user_id(user: object, field: str | None) -> str | None:
+    """The id bound for *user*: only an authenticated Django user has one (not API keys)."""
+    if field is None or not isinstance(user, base_user_class()) or not user.is_authenticated:
         return None
     return coerce(getattr(user, field, None))
 
