@@ -52,6 +52,8 @@ _STANDARD_GUARD: Final = (
 #: Span classes already seen to be ``trace.Span``s -> whether they are ``NonRecordingSpan``s
 #: (two ABC checks cost more than the rest, so each class is checked once).
 _SPAN_TYPES: dict[type, bool] = {}
+#: The trace fields of no span yet: shared, never changed (a scope allocates none of its own).
+_NO_TRACE: Final[tuple[object, Fields]] = (None, {})
 #: The resource of a tracer provider with no span processor: its spans are exported nowhere.
 _unexported: list[object] = []
 
@@ -125,7 +127,7 @@ class RequestScope:
         #: What the log processors add, per span and version: see :meth:`cached`.
         self._cache: Cache | None = None
         #: The trace fields of the last span the cache was built for: (span, fields).
-        self._trace: tuple[object, Fields] = (None, {})
+        self._trace: tuple[object, Fields] = _NO_TRACE
         self.version = 0
         self.closed = False
         self.span = span
@@ -246,7 +248,7 @@ class RequestScope:
             self._cache = None
         self.refresh = None
         self.span = None
-        self._trace = (None, {})
+        self._trace = _NO_TRACE
 
 
 def span_fields(span: object) -> Fields:
