@@ -103,7 +103,8 @@ BAGGAGE_KEY: Final = PrivateName(
     API,
     "opentelemetry.baggage",
     "_BAGGAGE_KEY",
-    "otel_context.request: the request's context built in one copy (the per-request path)",
+    "otel_context._inbound_gate, request: the request's baggage read, and its context built in "
+    "one copy (the per-request path)",
 )
 PROXY_LOGGER_PROVIDER: Final = PrivateName(
     API,

@@ -13,16 +13,17 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
 
-from otel_context import _private, correlation
+from otel_context import correlation
 from otel_context._baggage_limits import MAX_MEMBERS, OVER_LIMIT_ATTRIBUTE, cut_count
-from otel_context._inbound_gate import forget, inbound_entries
+from otel_context._inbound_gate import BAGGAGE_KEY, forget, inbound_entries
 from otel_context.attributes import CORRELATION_ID, CORRELATION_RESPONSE_ID
 from otel_context.baggage import InboundBaggage, filter_inbound, peer_is_trusted
+from otel_context.processors import _current_context as current_context  # get_current(), 1 call
 from otel_context.scope import SCOPE_KEY, UPSTREAM, RequestScope, as_text, detach_scope
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ _logger = logging.getLogger(__name__)
 DROPPED_ATTRIBUTE = "otel_context.baggage.dropped"
 _NONE = InboundBaggage()  # read-only: what a request without inbound baggage brings
 HeaderGetter = Callable[[str], "str | None"]
-#: The context key of the OTel baggage (``baggage.set_baggage()`` without its calls).
-_BAGGAGE_KEY: Final[str] = _private.resolve(_private.BAGGAGE_KEY)
 
 
 @dataclass(slots=True)
@@ -106,7 +105,7 @@ def begin(
     Returns:
         What :func:`end` needs; the adapter keeps it on its request object.
     """
-    current = otel_context.get_current()  # read once: each API call below would read it again
+    current = current_context()  # read once: each API call below would read it again
     entries = inbound_entries(current)  # as extracted, with what the propagator held back
     over_limit = cut_count(current)
     if len(entries) > MAX_MEMBERS:  # extracted by another codec than ours (see propagation)
@@ -141,9 +140,9 @@ def request_context(context: Context, correlation_id: str, scope: RequestScope) 
     What ``baggage.set_baggage()`` and then :func:`~otel_context.scope.attach_scope` give,
     without the context copy in between and their 6 Python calls (this runs per request).
     """
-    entries = context.get(_BAGGAGE_KEY)
+    entries = context.get(BAGGAGE_KEY)
     values = dict(context)
-    values[_BAGGAGE_KEY] = {
+    values[BAGGAGE_KEY] = {
         **(entries if isinstance(entries, dict) else {}),
         CORRELATION_ID: correlation_id,
     }

@@ -13,14 +13,14 @@ from opentelemetry import context as otel_context
 
 from otel_context import StructlogOTelProcessor
 from otel_context._baggage_limits import cut_count, note_cut
-from otel_context._inbound_gate import gate, inbound_entries
+from otel_context._inbound_gate import BAGGAGE_KEY, gate, inbound_entries
 from otel_context.django.hooks import (
     CORRELATION_ATTR,
     establish_correlation_id,
     header_getter,
     meta_names,
 )
-from otel_context.request import _BAGGAGE_KEY, request_context, settle_span
+from otel_context.request import request_context, settle_span
 from otel_context.scope import SCOPE_KEY, RequestScope, scoped
 from otel_context.tracestate import SafeTraceContextPropagator
 
@@ -183,7 +183,7 @@ class TestRequestContext:
 
     def test_a_baggage_value_that_is_no_dict_is_none(self) -> None:
         """As set_baggage() does, a non-dict under the baggage key counts as no baggage."""
-        context = otel_context.set_value(_BAGGAGE_KEY, "odd")
+        context = otel_context.set_value(BAGGAGE_KEY, "odd")
         assert baggage.get_all(request_context(context, "c-2", RequestScope())) == {
             "correlation.id": "c-2"
         }
