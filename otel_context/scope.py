@@ -158,8 +158,13 @@ class RequestScope:
                 name = key.replace("__", ".") if "__" in key else key
                 if rank < APP and ranks.get(name, rank) > rank:
                     continue  # a higher-ranked source bound it
-                # coerce() inlined for the common case: a str id (this runs on every request)
-                value = (raw[:MAX_VALUE_LENGTH] or None) if type(raw) is str else coerce(raw)
+                # coerce() inlined for the common ids, a str or an int (URL kwargs): per request
+                if type(raw) is str:
+                    value = raw[:MAX_VALUE_LENGTH] or None
+                elif type(raw) is int:
+                    value = str(raw)[:MAX_VALUE_LENGTH]
+                else:
+                    value = coerce(raw)
                 if value is None:
                     own.pop(name, None)
                     ranks.pop(name, None)
@@ -173,7 +178,12 @@ class RequestScope:
 
     def identifiers(self) -> dict[str, str]:
         """A copy of the bound identifiers, after picking up lazily known ones."""
-        self._refresh()
+        refresh = self.refresh  # _refresh() inlined: this runs on every response
+        if refresh is not None and not self.closed:
+            try:
+                refresh()
+            except Exception:
+                self.refresh_failed()
         with self._lock:
             return dict(self._ids)
 

@@ -21,7 +21,7 @@ from otel_context.django.hooks import (
     meta_names,
 )
 from otel_context.request import request_context, settle_span
-from otel_context.scope import SCOPE_KEY, RequestScope, scoped
+from otel_context.scope import SCOPE_KEY, RequestScope, coerce, scoped
 from otel_context.tracestate import SafeTraceContextPropagator
 
 
@@ -225,3 +225,15 @@ class TestSettleReadsAttributes:
         span = _Span()
         settle_span(RequestScope(span))
         assert span.set == {"user.id": "5"}
+
+
+class TestBindInlined:
+    def test_ints_and_strs_bind_as_coerce_gives(self) -> None:
+        """bind()'s inlined str and int cases give coerce()'s strings; a bool still unbinds."""
+        values: dict[str, object] = {"a.id": 7, "b.id": 10**300, "c.id": "x" * 300, "d.id": True}
+        scope = RequestScope()
+        scope.bind({"d.id": "kept-until-unbound"})
+        scope.bind(values)
+        expected = {k: coerce(v) for k, v in values.items() if coerce(v) is not None}
+        assert scope.identifiers() == expected
+        assert len(expected["b.id"]) == 256

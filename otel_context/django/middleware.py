@@ -27,9 +27,10 @@ from django.http import HttpRequest, HttpResponseBase
 from otel_context.django.checks import ASGI_HINT, asgi_supported, require_usable_config
 from otel_context.django.hooks import (
     CORRELATION_ATTR,
+    STATE_ATTR,
+    RequestState,
     echo_if_rejected,
     establish_correlation_id,
-    request_state,
 )
 from otel_context.scope import REJECTED_ATTR
 
@@ -66,8 +67,8 @@ class IdentifiersMiddleware:
         view_kwargs: dict[str, Any],
     ) -> None:
         """Derive identifiers from the resolved view; never raises into the request."""
-        state = request_state(request)
-        if state is None:
+        state = request.__dict__.get(STATE_ATTR)  # request_state() inlined: per request
+        if not isinstance(state, RequestState):
             self._check_asgi(request)
             return
         try:
