@@ -11,17 +11,20 @@ from django.test import RequestFactory
 from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
 
-from otel_context import StructlogOTelProcessor
+from otel_context import StructlogOTelProcessor, conf
 from otel_context._baggage_limits import cut_count, note_cut
 from otel_context._inbound_gate import BAGGAGE_KEY, gate, inbound_entries
 from otel_context.django.hooks import (
     CORRELATION_ATTR,
     establish_correlation_id,
     header_getter,
+    meta_headers,
     meta_names,
+    request_hook,
+    response_hook,
 )
 from otel_context.request import request_context, settle_span
-from otel_context.scope import SCOPE_KEY, RequestScope, coerce, scoped
+from otel_context.scope import SCOPE_KEY, RequestScope, coerce, get_identifiers, scoped
 from otel_context.tracestate import SafeTraceContextPropagator
 
 
@@ -237,3 +240,27 @@ class TestBindInlined:
         expected = {k: coerce(v) for k, v in values.items() if coerce(v) is not None}
         assert scope.identifiers() == expected
         assert len(expected["b.id"]) == 256
+
+
+class TestRequestHookReader:
+    def test_meta_headers_reads_meta_by_header_name(self) -> None:
+        """The reader request_hook hands begin() without CorrelationMiddleware's id."""
+        request = RequestFactory().get("/", headers={"X-Request-ID": "abc-1"})
+        read = meta_headers(request.META)
+        assert read("X-Request-ID") == "abc-1"
+        assert read("x-request-id") == "abc-1"
+        assert read("Correlation-Id") is None
+
+    def test_request_hook_without_the_middleware_reads_the_header(
+        self, tracer: trace.Tracer
+    ) -> None:
+        """No id derived before the hook: request_hook reads the request's own header."""
+        header = conf.get_config().correlation_id_headers[0]
+        request = RequestFactory().get("/", headers={header: "abc-2"})
+        with tracer.start_as_current_span("req") as span:
+            request_hook(span, request)
+            try:
+                assert get_identifiers()["correlation.id"] == "abc-2"
+            finally:
+                response_hook(span, request, HttpResponse())
+        assert get_identifiers() == {}
