@@ -19,11 +19,13 @@ it drops, and accepts a trusted hop's identifiers exactly as before.
 from __future__ import annotations
 
 import logging
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from opentelemetry import baggage
 from opentelemetry.context import create_key, get_current, set_value
 
+from otel_context import _private
 from otel_context.baggage import filter_inbound
 from otel_context.conf import get_config
 
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 _logger = logging.getLogger(__name__)
 _INBOUND_KEY: Final = create_key("otel_context.baggage.inbound")
 _ABSENT: Final = object()
+#: The context key of the OTel baggage: the per-request reads without ``baggage``'s calls.
+BAGGAGE_KEY: Final[str] = _private.resolve(_private.BAGGAGE_KEY)
+_NO_ENTRIES: Final[Mapping[str, object]] = MappingProxyType({})
 
 
 def gate(before: Context, extracted: Context, config: Config | None = None) -> Context:
@@ -78,7 +83,8 @@ def inbound_entries(context: Context | None = None) -> Mapping[str, object]:
     if context is None:
         context = get_current()
     held = context.get(_INBOUND_KEY)  # get_value() without its call
-    current = baggage.get_all(context)
+    entries = context.get(BAGGAGE_KEY)  # baggage.get_all() without its 3 calls
+    current = MappingProxyType(entries) if isinstance(entries, dict) else _NO_ENTRIES
     if not isinstance(held, dict):
         return current  # a propagator other than ours extracted it (or none did)
     return {**current, **held}

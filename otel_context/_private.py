@@ -99,6 +99,13 @@ SPAN_KEY: Final = PrivateName(
     "_SPAN_KEY",
     "otel_context.processors: the current span in one context lookup (the hot path)",
 )
+BAGGAGE_KEY: Final = PrivateName(
+    API,
+    "opentelemetry.baggage",
+    "_BAGGAGE_KEY",
+    "otel_context._inbound_gate, request: the request's baggage read, and its context built in "
+    "one copy (the per-request path)",
+)
 PROXY_LOGGER_PROVIDER: Final = PrivateName(
     API,
     "opentelemetry._logs._internal",
@@ -152,6 +159,7 @@ LOGS_SDK_EXPORTER: Final = PrivateName(
 #: Every private name otel_context reads, by the part of otel_context that needs it.
 CORE: Final = (
     SPAN_KEY,
+    BAGGAGE_KEY,
     PROXY_LOGGER_PROVIDER,
     TRACE_STATE_ENTRIES,
     LOGS_API,

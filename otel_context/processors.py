@@ -159,7 +159,9 @@ class StructlogOTelProcessor:
                     except Exception:
                         scope.refresh_failed()
                 cache = scope._cache  # noqa: SLF001 - None after a bind and once closed
-                if cache is not None and cache[0] is span and cache[4].isdisjoint(event_dict):
+                if cache is None or cache[0] is not span:  # the span's first event (or a bind's)
+                    cache = None if scope.closed else scope.cache_for(span)  # refreshed above
+                if cache is not None and cache[4].isdisjoint(event_dict):
                     event_dict.update(cache[2])  # the common event: nothing to reconcile
                     return event_dict
             self._add(event_dict, scope, span)

@@ -35,6 +35,7 @@ from otel_context._inbound_gate import gate
 from otel_context.attributes import CORRELATION_ID
 from otel_context.conf import Config, configure, get_config
 from otel_context.patterns import host_allowed, key_allowed
+from otel_context.processors import _current_context as current_context  # get_current(), 1 call
 from otel_context.scope import current_scope
 from otel_context.tracestate import SafeTraceContextPropagator
 
@@ -203,7 +204,7 @@ class IdentifierPropagator(textmap.TextMapPropagator):
         (``BaggageSpanProcessor`` copies the parent's baggage at span start); the request
         hook judges them with the peer's address (:mod:`otel_context._inbound_gate`).
         """
-        base = get_current() if context is None else context
+        base = current_context() if context is None else context
         extracted = self.inner.extract(carrier, base, getter)
         return gate(base, extracted)
 

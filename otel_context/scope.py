@@ -52,6 +52,8 @@ _STANDARD_GUARD: Final = (
 #: Span classes already seen to be ``trace.Span``s -> whether they are ``NonRecordingSpan``s
 #: (two ABC checks cost more than the rest, so each class is checked once).
 _SPAN_TYPES: dict[type, bool] = {}
+#: The trace fields of no span yet: shared, never changed (a scope allocates none of its own).
+_NO_TRACE: Final[tuple[object, Fields]] = (None, {})
 #: The resource of a tracer provider with no span processor: its spans are exported nowhere.
 _unexported: list[object] = []
 
@@ -125,7 +127,7 @@ class RequestScope:
         #: What the log processors add, per span and version: see :meth:`cached`.
         self._cache: Cache | None = None
         #: The trace fields of the last span the cache was built for: (span, fields).
-        self._trace: tuple[object, Fields] = (None, {})
+        self._trace: tuple[object, Fields] = _NO_TRACE
         self.version = 0
         self.closed = False
         self.span = span
@@ -156,8 +158,13 @@ class RequestScope:
                 name = key.replace("__", ".") if "__" in key else key
                 if rank < APP and ranks.get(name, rank) > rank:
                     continue  # a higher-ranked source bound it
-                # coerce() inlined for the common case: a str id (this runs on every request)
-                value = (raw[:MAX_VALUE_LENGTH] or None) if type(raw) is str else coerce(raw)
+                # coerce() inlined for the common ids, a str or an int (URL kwargs): per request
+                if type(raw) is str:
+                    value = raw[:MAX_VALUE_LENGTH] or None
+                elif type(raw) is int:
+                    value = str(raw)[:MAX_VALUE_LENGTH]
+                else:
+                    value = coerce(raw)
                 if value is None:
                     own.pop(name, None)
                     ranks.pop(name, None)
@@ -171,7 +178,12 @@ class RequestScope:
 
     def identifiers(self) -> dict[str, str]:
         """A copy of the bound identifiers, after picking up lazily known ones."""
-        self._refresh()
+        refresh = self.refresh  # _refresh() inlined: this runs on every response
+        if refresh is not None and not self.closed:
+            try:
+                refresh()
+            except Exception:
+                self.refresh_failed()
         with self._lock:
             return dict(self._ids)
 
@@ -246,7 +258,7 @@ class RequestScope:
             self._cache = None
         self.refresh = None
         self.span = None
-        self._trace = (None, {})
+        self._trace = _NO_TRACE
 
 
 def span_fields(span: object) -> Fields:

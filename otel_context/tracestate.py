@@ -164,6 +164,8 @@ class SafeTraceContextPropagator(TraceContextTextMapPropagator):
         """Extract ``traceparent`` as the SDK does, then the valid ``tracestate`` entries."""
         base = Context() if context is None else context
         extracted = super().extract(carrier, base, _WithoutTracestate(getter))
+        if extracted is base:
+            return extracted  # no valid traceparent (most requests): no span to read either
         span = trace.get_current_span(extracted)
         if span is trace.get_current_span(base):
             return extracted  # no valid traceparent: tracestate must not be parsed

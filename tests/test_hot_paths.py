@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import TYPE_CHECKING
 
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
-from opentelemetry import baggage
+from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
 
-from otel_context import StructlogOTelProcessor
+from otel_context import StructlogOTelProcessor, conf
 from otel_context._baggage_limits import cut_count, note_cut
-from otel_context._inbound_gate import gate, inbound_entries
+from otel_context._inbound_gate import BAGGAGE_KEY, gate, inbound_entries
 from otel_context.django.hooks import (
     CORRELATION_ATTR,
     establish_correlation_id,
     header_getter,
+    meta_headers,
     meta_names,
+    request_hook,
+    response_hook,
 )
-from otel_context.scope import RequestScope, scoped
-
-if TYPE_CHECKING:
-    from opentelemetry import trace
+from otel_context.request import request_context, settle_span
+from otel_context.scope import SCOPE_KEY, RequestScope, coerce, get_identifiers, scoped
+from otel_context.tracestate import SafeTraceContextPropagator
 
 
 class TestProcessorCache:
@@ -164,3 +165,102 @@ class TestInboundReads:
             assert cut_count() == 3
         finally:
             otel_context.detach(token)
+
+
+class TestRequestContext:
+    @pytest.mark.parametrize("start", [{}, {"k": "v"}, {"k": "v", "correlation.id": "old"}])
+    def test_one_copy_is_what_set_baggage_then_set_value_give(self, start: dict[str, str]) -> None:
+        """request_context() equals baggage.set_baggage() then attach_scope()'s set_value()."""
+        context = otel_context.set_value("other", 1)
+        for key, value in start.items():
+            context = baggage.set_baggage(key, value, context)
+        scope = RequestScope()
+        long_way = otel_context.set_value(
+            SCOPE_KEY, scope, baggage.set_baggage("correlation.id", "c-1", context)
+        )
+        short = request_context(context, "c-1", scope)
+        assert type(short) is type(long_way)
+        assert short == long_way
+        assert baggage.get_all(short) == {**start, "correlation.id": "c-1"}
+        assert baggage.get_all(context) == start  # the given context is left as it was
+
+    def test_a_baggage_value_that_is_no_dict_is_none(self) -> None:
+        """As set_baggage() does, a non-dict under the baggage key counts as no baggage."""
+        context = otel_context.set_value(BAGGAGE_KEY, "odd")
+        assert baggage.get_all(request_context(context, "c-2", RequestScope())) == {
+            "correlation.id": "c-2"
+        }
+
+
+class TestTraceparentShortcut:
+    def test_no_traceparent_gives_the_context_back(self) -> None:
+        """Without a traceparent the propagator returns the given context itself."""
+        base = baggage.set_baggage("k", "v")
+        carrier = {"tracestate": "a=1"}
+        assert SafeTraceContextPropagator().extract(carrier, base) is base
+
+    def test_a_traceparent_still_brings_its_tracestate(self) -> None:
+        """The shortcut leaves the extracting case as it was."""
+        carrier = {
+            "traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01",
+            "tracestate": "a=1",
+        }
+        span = trace.get_current_span(SafeTraceContextPropagator().extract(carrier))
+        assert span.get_span_context().trace_state.get("a") == "1"
+
+
+class TestSettleReadsAttributes:
+    def test_a_plain_mapping_of_attributes_is_still_read(self) -> None:
+        """Spans whose attributes are another Mapping than the SDK's mappingproxy are settled."""
+
+        class _Span(trace.NonRecordingSpan):
+            def __init__(self) -> None:
+                super().__init__(trace.INVALID_SPAN_CONTEXT)
+                self.attributes: dict[str, object] = {"user.id": 5}
+                self.set: dict[str, object] = {}
+
+            def is_recording(self) -> bool:
+                return True
+
+            def set_attribute(self, key: str, value: object) -> None:
+                self.set[key] = value
+
+        span = _Span()
+        settle_span(RequestScope(span))
+        assert span.set == {"user.id": "5"}
+
+
+class TestBindInlined:
+    def test_ints_and_strs_bind_as_coerce_gives(self) -> None:
+        """bind()'s inlined str and int cases give coerce()'s strings; a bool still unbinds."""
+        values: dict[str, object] = {"a.id": 7, "b.id": 10**300, "c.id": "x" * 300, "d.id": True}
+        scope = RequestScope()
+        scope.bind({"d.id": "kept-until-unbound"})
+        scope.bind(values)
+        expected = {k: coerce(v) for k, v in values.items() if coerce(v) is not None}
+        assert scope.identifiers() == expected
+        assert len(expected["b.id"]) == 256
+
+
+class TestRequestHookReader:
+    def test_meta_headers_reads_meta_by_header_name(self) -> None:
+        """The reader request_hook hands begin() without CorrelationMiddleware's id."""
+        request = RequestFactory().get("/", headers={"X-Request-ID": "abc-1"})
+        read = meta_headers(request.META)
+        assert read("X-Request-ID") == "abc-1"
+        assert read("x-request-id") == "abc-1"
+        assert read("Correlation-Id") is None
+
+    def test_request_hook_without_the_middleware_reads_the_header(
+        self, tracer: trace.Tracer
+    ) -> None:
+        """No id derived before the hook: request_hook reads the request's own header."""
+        header = conf.get_config().correlation_id_headers[0]
+        request = RequestFactory().get("/", headers={header: "abc-2"})
+        with tracer.start_as_current_span("req") as span:
+            request_hook(span, request)
+            try:
+                assert get_identifiers()["correlation.id"] == "abc-2"
+            finally:
+                response_hook(span, request, HttpResponse())
+        assert get_identifiers() == {}

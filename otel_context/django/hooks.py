@@ -31,7 +31,7 @@ from otel_context.flight_recorder import held_lines
 from otel_context.scope import REJECTED_ATTR, ended_fields, mark_ended, mark_rejected
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from django.http import HttpRequest, HttpResponseBase
     from opentelemetry.trace import Span
@@ -74,6 +74,15 @@ def meta_names(headers: tuple[str, ...]) -> dict[str, str]:
     for header in headers:
         names.setdefault(meta_key(header), header)
     return names
+
+
+def meta_headers(meta: Mapping[str, Any]) -> lifecycle.HeaderGetter:
+    """Reads a request header from *meta* (``request.META``) by its name."""
+    return lambda name: meta.get(meta_key(name))
+
+
+def _no_header(name: str) -> None:
+    """The header reader ``begin()`` never calls: ``CorrelationMiddleware`` derived the id."""
 
 
 def establish_correlation_id(request: HttpRequest) -> None:
@@ -145,12 +154,13 @@ def request_hook(span: Span, request: HttpRequest) -> None:
         config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
         meta = request.META
         given = request.__dict__.get(CORRELATION_ATTR)
+        derived = given if type(given) is tuple else None
         begun = lifecycle.begin(
             span,
-            lambda name: meta.get(meta_key(name)),
+            _no_header if derived else meta_headers(meta),  # no closure when it goes unread
             meta.get("REMOTE_ADDR"),
             config,
-            given if type(given) is tuple else None,
+            derived,
         )
         identifiers = DjangoIdentifiers(request, begun.scope, config)
         begun.scope.refresh = identifiers.__call__  # a bound method: cheaper to call per event
