@@ -24,6 +24,7 @@ from otel_context import (
     log_sampling,
 )
 from otel_context.scope import RequestScope, attach_scope
+from tests._logging import logger_to
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -240,11 +241,7 @@ class TestElsewhere:
         handler = logging.Handler()
         handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
         handler.addFilter(LogSamplingFilter())
-        stdlib = logging.getLogger("tests.flight_recorder.stdlib")
-        stdlib.addHandler(handler)
-        stdlib.setLevel(logging.DEBUG)
-        stdlib.propagate = False
-        try:
+        with logger_to("tests.flight_recorder.stdlib", handler) as stdlib:
             log = structlog.wrap_logger(
                 stdlib,
                 processors=[LogSamplingProcessor(), FlightRecorder(lambda _l, _m, e: e["event"])],
@@ -253,8 +250,6 @@ class TestElsewhere:
             stdlib.info("direct")  # a stdlib record of the same request: dropped at once
             assert seen == []
             end(request_scope, 500)
-        finally:
-            stdlib.removeHandler(handler)
         assert seen == ["a"]
 
     @pytest.mark.parametrize("status", [500, 200])
@@ -268,11 +263,7 @@ class TestElsewhere:
             structlog.stdlib.ProcessorFormatter(processor=structlog.processors.JSONRenderer())
         )
         handler.addFilter(LogSamplingFilter())
-        stdlib = logging.getLogger("tests.flight_recorder.formatter")
-        stdlib.addHandler(handler)
-        stdlib.setLevel(logging.DEBUG)
-        stdlib.propagate = False
-        try:
+        with logger_to("tests.flight_recorder.formatter", handler) as stdlib:
             log = structlog.wrap_logger(
                 stdlib,
                 wrapper_class=structlog.stdlib.BoundLogger,
@@ -286,8 +277,6 @@ class TestElsewhere:
             assert stream.getvalue() == ""  # held
             stamped = request_scope.held.lines[0].event["timestamp"]
             end(request_scope, status)
-        finally:
-            stdlib.removeHandler(handler)
         lines = [json.loads(line) for line in stream.getvalue().splitlines()]
         if status == 200:
             assert lines == []

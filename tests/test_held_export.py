@@ -8,7 +8,6 @@ of the context a record was emitted in) and the in-memory exporter; structlog li
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 import textwrap
@@ -30,6 +29,7 @@ from otel_context import (
     StructlogOTelProcessor,
     flight_recorder,
 )
+from tests._logging import logger_to
 from tests.test_flight_recorder import (
     DROPPED_AT_HALF,
     Lines,
@@ -173,11 +173,7 @@ class TestStdlibRecords:
 
             handler = LoggingHandler(logger_provider=sink.provider)
         handler.addFilter(LogSamplingFilter())
-        stdlib = logging.getLogger("tests.held_export.stdlib")
-        stdlib.addHandler(handler)
-        stdlib.setLevel(logging.DEBUG)
-        stdlib.propagate = False
-        try:
+        with logger_to("tests.held_export.stdlib", handler) as stdlib:
             log = structlog.wrap_logger(
                 stdlib,
                 processors=[
@@ -197,8 +193,6 @@ class TestStdlibRecords:
                 end(request_scope, 500)
             finally:
                 context_api.detach(token)
-        finally:
-            stdlib.removeHandler(handler)
         records = sink.records()
         assert len(records) == 1
         assert '"log.held": true' in str(records[0].body)
