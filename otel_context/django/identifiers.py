@@ -39,11 +39,11 @@ if TYPE_CHECKING:
 def loaded_user(request: HttpRequest) -> object | None:
     """``request.user`` if it is already loaded, without loading it."""
     user = request.__dict__.get("user")
-    if isinstance(user, LazyObject):
-        # Peek without evaluating; object.__getattribute__ skips LazyObject's own (per event).
-        wrapped = object.__getattribute__(user, "_wrapped")
-        return None if wrapped is empty else wrapped
-    return user
+    state = lazy_state(user)
+    if state is None:
+        return user
+    wrapped = state.get("_wrapped", empty)  # a peek: evaluating it would load the user
+    return None if wrapped is empty else wrapped
 
 
 def lazy_state(user: object) -> dict[str, Any] | None:
@@ -121,7 +121,7 @@ class DjangoIdentifiers:
 
     def __call__(self) -> None:
         """Bind what the principal gives if it was loaded (or replaced) since the last look."""
-        # loaded_user() inlined: this runs on every log event of the request
+        # loaded_user() inlined, its lazy_state() found once per request.user: per log event
         state = self._state
         user = state.get("user")
         if user is not self._lazy:  # a new request.user: find where its load will show
