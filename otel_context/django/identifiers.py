@@ -15,6 +15,7 @@ unless the resolver is ``over_url`` (see :mod:`otel_context.identifiers`).
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING, Any, cast
 
 from django.utils.functional import LazyObject, empty
@@ -24,8 +25,10 @@ from otel_context.attributes import USER_ID
 from otel_context.identifiers import bind_derived, from_url_kwargs, run_resolvers
 from otel_context.scope import RESOLVER, URL, coerce
 
+_logger = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Mapping
+    from collections.abc import Callable, Hashable, Mapping
 
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
@@ -87,18 +90,67 @@ def authenticated(user: object | None, auth: object | None) -> bool:
         return False
 
 
+class OnLoad:
+    """A lazy load's function, wrapped so that what it loads is reported as it loads.
+
+    Put in place of ``SimpleLazyObject._setupfunc``: the object's class, ``repr`` and copies
+    stay Django's.
+    """
+
+    __slots__ = ("load", "report")
+
+    def __init__(self, load: Callable[[], Any], report: Callable[[object], None]) -> None:
+        self.load = load
+        self.report = report  # never raises
+
+    def __call__(self) -> Any:
+        """Load, report, return what was loaded."""
+        value = self.load()
+        self.report(value)
+        return value
+
+    def __repr__(self) -> str:
+        return repr(self.load)
+
+    @classmethod
+    def hook(cls, where: dict[str, Any], name: str, report: Callable[[object], None]) -> bool:
+        """Wrap the function at ``where[name]`` (once); ``False`` if there is none."""
+        load = where.get(name)
+        if isinstance(load, OnLoad):
+            return True
+        if not callable(load):
+            return False
+        where[name] = cls(load, report)
+        return True
+
+
+class OnAsyncLoad(OnLoad):
+    """:class:`OnLoad` for a coroutine function: Django's ``request.auser``."""
+
+    __slots__ = ()
+
+    async def __call__(self) -> Any:
+        """Await the load, report, return what was loaded."""
+        value = await self.load()
+        self.report(value)
+        return value
+
+
 class DjangoIdentifiers:
     """Derives one request's identifiers into its scope; installed as ``scope.refresh``.
 
-    Calling it is the cheap per-event check: has the principal (``request.user``, or DRF's
-    ``request.auth``) changed since we last looked?
+    Calling it is the cheap per-event check: has ``request.user`` been replaced, or DRF's
+    ``request.auth`` set, since we last looked? A lazy ``request.user`` (and Django's
+    ``request.auser()``) reports its own load through a hook (:class:`OnLoad`): the user binds
+    when it loads, not at the next log event, and the events need not peek at it.
     """
 
     __slots__ = (
+        "_async_user",
         "_auth",
         "_lazy",
-        "_lazy_state",
         "_local_user",
+        "_poll",
         "_retry",
         "_state",
         "_user",
@@ -115,23 +167,55 @@ class DjangoIdentifiers:
         self._user: object | None = None
         self._auth: object | None = None
         self._lazy: object | None = None  # request.user as last seen: lazy or not
-        self._lazy_state: dict[str, Any] | None = None  # its instance dict, if lazy
+        self._poll: dict[str, Any] | None = None  # a lazy user's dict, peeked if not hooked
+        self._async_user: object | None = None  # what request.auser() loaded
         self._local_user = False  # whether user.id was bound from this request's own user
         self._retry: tuple[str, ...] = ()
 
     def __call__(self) -> None:
-        """Bind what the principal gives if it was loaded (or replaced) since the last look."""
-        # loaded_user() inlined, its lazy_state() found once per request.user: per log event
+        """Bind what the principal gives if it was replaced (or loaded) since the last look."""
+        state = self._state  # per log event: two dict reads when nothing changed
+        if (
+            state.get("user") is self._lazy
+            and state.get("auth") is self._auth
+            and self._poll is None
+        ):
+            return
+        self.look()
+
+    def look(self) -> None:
+        """The slow path of :meth:`__call__`: a new ``request.user`` or ``request.auth``."""
         state = self._state
         user = state.get("user")
-        if user is not self._lazy:  # a new request.user: find where its load will show
-            self._lazy, self._lazy_state = user, lazy_state(user)
-        wrapped = self._lazy_state
-        if wrapped is not None:
-            user = wrapped.get("_wrapped", empty)  # object.__getattribute__ costs 4x this
+        if user is not self._lazy:  # a new request.user: hook its load, if it is lazy
+            self._lazy, self._poll = user, None
+            lazy = lazy_state(user)
+            if lazy is not None and lazy.get("_wrapped", empty) is empty:
+                if not OnLoad.hook(lazy, "_setupfunc", self.loaded):
+                    self._poll = lazy  # a LazyObject of another kind: peeked on every event
+                OnAsyncLoad.hook(state, "auser", self.async_loaded)  # Django's, if there
+        lazy = lazy_state(user)
+        if lazy is not None:
+            user = lazy.get("_wrapped", empty)  # a peek: evaluating it would load the user
             if user is empty:
-                user = None
-        auth = state.get("auth")  # DRF sets it on the HttpRequest too
+                user = self._async_user  # what request.auser() loaded, if it ran
+        self.principal(user, state.get("auth"))
+
+    def async_loaded(self, user: object) -> None:
+        """``request.auser()`` has loaded *user* (``request.user`` stays unloaded)."""
+        self._async_user = user
+        self.loaded(user)
+
+    def loaded(self, user: object) -> None:
+        """The lazy user (or ``request.auser()``) has just loaded *user*. Never raises."""
+        try:
+            if not self.scope.closed:
+                self.principal(user, self._state.get("auth"))
+        except Exception:
+            _logger.exception("otel_context: binding the loaded user failed")
+
+    def principal(self, user: object | None, auth: object | None) -> None:
+        """Bind for *user* and *auth* if they are not the principal bound last."""
         if user is not self._user or auth is not self._auth:
             self._user, self._auth = user, auth
             self._on_principal(user, auth)

@@ -87,6 +87,14 @@ async def async_view(request: HttpRequest, **kwargs: object) -> HttpResponse:
     return JsonResponse({"identifiers": otel_context.get_identifiers()})
 
 
+async def async_user(request: HttpRequest) -> HttpResponse:
+    """Django's ``await request.auser()``: loads the user without ``request.user``."""
+    log.info("async.anonymous")
+    user = await request.auser()
+    log.info("async.user", authenticated=user.is_authenticated)
+    return JsonResponse({"identifiers": otel_context.get_identifiers()})
+
+
 POOL = ThreadPoolExecutor(max_workers=1)
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("orgs/<int:organisation_pk>/whoami/", views.whoami),
     path("login/<str:username>/", views.login_as),
     path("user-changes/<str:username>/", views.user_changes),
+    path("user-loads/", views.user_loads),
     path("bind/", views.binds),
     path("child/", views.child_span),
     path("noisy/", views.noisy),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("stream-async/", context_views.async_streaming),
     path("download/", context_views.file_download),
     path("async/orgs/<int:organisation_pk>/", context_views.async_view),
+    path("async/user/", context_views.async_user),
     path("threads/", context_views.in_thread_pool),
     path("w3c/test/", w3c.harness),
 ]

@@ -54,6 +54,14 @@ def user_changes(request: HttpRequest, username: str) -> HttpResponse:
     return HttpResponse("ok")
 
 
+def user_loads(request: HttpRequest) -> HttpResponse:
+    """Load the user without logging: is ``user.id`` on the span as the load returns?"""
+    before = repr(request.user)  # an unloaded SimpleLazyObject shows its load function
+    _ = request.user.is_authenticated  # the session's user loads now
+    attributes = getattr(trace.get_current_span(), "attributes", None) or {}
+    return JsonResponse({"span_user": attributes.get("user.id"), "repr": before})
+
+
 def binds(request: HttpRequest) -> HttpResponse:
     otel_context.bind(order__id="o-1", feature="beta")
     log.info("view.bound")
