@@ -174,7 +174,20 @@ class RequestScope:
                 if span is not None:
                     span.set_attribute(name, value)
             self.version += 1
-            self._cache = None  # the processors' fast path checks only the span
+            self._cache = self._patched_cache()  # the processors' fast path checks only the span
+
+    def _patched_cache(self) -> Cache | None:
+        """After a bind (lock held): the cache with the new ids, if only standard ids are bound.
+
+        Their aliases and guard stay the same, so the fields are rebuilt as :meth:`cache_for`
+        would, without its checks; otherwise ``None``, and the next event rebuilds it.
+        """
+        cache = self._cache
+        if cache is None or cache[4] is not _STANDARD_GUARD or self._trace[0] is not cache[0]:
+            return None
+        if not attributes.SERVER_OWNED.issuperset(self._ids):
+            return None
+        return (cache[0], self.version, {**self._trace[1], **self._ids}, cache[3], cache[4])
 
     def identifiers(self) -> dict[str, str]:
         """A copy of the bound identifiers, after picking up lazily known ones."""

@@ -29,18 +29,23 @@ from otel_context.tracestate import SafeTraceContextPropagator
 
 
 class TestProcessorCache:
-    def test_a_bind_drops_the_cache_and_the_next_event_has_the_id(
+    def test_a_bind_leaves_no_stale_cache_and_the_next_event_has_the_id(
         self, tracer: trace.Tracer
     ) -> None:
-        """The per-event check is the span only: a bind must leave no cache behind."""
+        """The per-event check is the span only: a bind patches the cache or drops it."""
         processor = StructlogOTelProcessor()
         with tracer.start_as_current_span("req") as span, scoped(RequestScope(span)) as scope:
             processor(None, "info", {})
             assert scope._cache is not None
-            scope.bind({"project.id": 12})
-            assert scope._cache is None
+            scope.bind({"project.id": 12})  # a standard id: patched
+            assert scope._cache is not None
+            assert scope._cache[2]["project.id"] == "12"
             event = processor(None, "info", {})
+            scope.bind({"order.id": "o-1"})  # another key: the guard grows, so dropped
+            assert scope._cache is None
+            later = processor(None, "info", {"order__id": "call-site"})
         assert event["project.id"] == "12"
+        assert later["order.id"] == "call-site", "call-site keys win, under their dotted name"
 
     def test_a_closed_scope_keeps_no_cache_and_adds_no_ids(self, tracer: trace.Tracer) -> None:
         """cache_for() on a closed scope answers but stores nothing; events get no ids."""

@@ -57,6 +57,52 @@ class TestBind:
         assert "ended span" not in caplog.text
 
 
+class TestCache:
+    """A bind of standard ids patches the processors' cache: the same as a rebuilt one."""
+
+    @pytest.mark.parametrize(
+        "late",
+        [{"user.id": 5}, {"user__id": "5", "organisation.id": None}, {"project.id": "p"}],
+    )
+    def test_a_standard_bind_patches_the_cache_as_a_rebuild_would(
+        self, tracer: trace.Tracer, late: dict[str, object]
+    ) -> None:
+        span = tracer.start_span("a")
+        scope = RequestScope(span)
+        scope.bind({"organisation.id": "7", "correlation.id": "c"})
+        before = scope.cache_for(span)
+        scope.bind(late)
+        patched = scope._cache  # what the processors read
+        assert patched is not None
+        assert patched is not before
+        assert patched[1] == scope.version
+        rebuilt = RequestScope(span)
+        rebuilt.bind(scope.identifiers())
+        expected = rebuilt.cache_for(span)
+        assert list(patched[2].items()) == list(expected[2].items())  # the same order, too
+        assert patched[3:] == expected[3:]
+        assert scope.cache_for(span) is patched
+
+    def test_a_bind_of_another_key_drops_the_cache(self, tracer: trace.Tracer) -> None:
+        span = tracer.start_span("a")
+        scope = RequestScope(span)
+        scope.bind({"user.id": "1"})
+        before = scope.cache_for(span)
+        scope.bind({"order.id": "o-1"})
+        assert scope._cache is None  # the guard grows: rebuilt at the next event
+        rebuilt = scope.cache_for(span)
+        assert rebuilt[2] == {**before[2], "order.id": "o-1"}
+        assert "order__id" in rebuilt[3]
+
+    def test_a_bind_on_a_closed_scope_keeps_no_cache(self, tracer: trace.Tracer) -> None:
+        span = tracer.start_span("a")
+        scope = RequestScope(span)
+        scope.cache_for(span)
+        scope.close()
+        scope.bind({"user.id": "1"})
+        assert scope._cache is None
+
+
 class _Request:
     """A framework request object stand-in: anything with a ``__dict__``."""
 
