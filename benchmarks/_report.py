@@ -217,7 +217,7 @@ def events_section(results: events.EventResults) -> list[str]:
 
 def _events_targets(ratio: dict[str, Summary]) -> list[str]:
     ours = ratio["otel_context"].median
-    skip = {events.BASELINE, "floor"}
+    skip = {events.BASELINE, "floor", "derived"}  # floors, not peers
     others = {key: s.median for key, s in ratio.items() if key not in skip}
     ranked = sorted(others, key=others.__getitem__)
     same = sorted((key for key in SAME_FIELDS if key in others), key=others.__getitem__)

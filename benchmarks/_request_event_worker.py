@@ -4,16 +4,18 @@ Run under ``valgrind --tool=callgrind --dump-before=os_getppid`` as ``python -m
 benchmarks._request_event_worker N [WARMUP]``. Figure B's otel_context set-up (DjangoInstrumentor
 through ``INSTALLED_APPS``, sessions and auth middleware) with a session-authenticated user
 in an in-memory database. The view logs one event, then touches ``request.user`` (the lazy
-user loads and ``user.id`` binds late, through the scope's per-event ``refresh``), then logs
-E more. For each pipeline (bare, the floor processor, ``StructlogOTelProcessor``) it runs N
-requests with E = 0 and N with E = 10, each block between dump markers: (block with 10 -
-block with 0) / 10N is one event, refresh included.
+user loads and ``user.id`` binds late: otel_context's hook on the load binds it as it loads),
+then logs E more. For each pipeline (bare, the floor processor: constants, the derivation
+floor: the same values found in the context, ``StructlogOTelProcessor``) it runs N requests
+with E = 0 and N with E = 10, each block between dump markers: (block with 10 - block with 0)
+/ 10N is one event, the per-event user check included.
 
 ``N [WARMUP] --inner`` counts the events alone: per pipeline, N requests with E = 10, each
 calling the dump marker right before its E events and right after them. The segments between
-those markers hold the events (the late bind through ``refresh`` included) and nothing of the
-request around them: no database query, session or span work whose collections and memory
-layout move a difference of whole requests by thousands of instructions an event.
+those markers hold the events (the per-event user check and the first event's cache included)
+and nothing of the request around them: no database query, session or span work whose
+collections and memory layout move a difference of whole requests by thousands of
+instructions an event. The user's load, and otel_context's bind as it loads, come before.
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from opentelemetry import context
+
+from benchmarks._event_variants import DERIVED_KEY, add_derived_fields
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
     from django.core.handlers.wsgi import WSGIHandler
 
-PIPELINES = ("bare", "floor", "otel_context")
+PIPELINES = ("bare", "floor", "derived", "otel_context")
 EXTRA_EVENTS = 10
 _extra = [0]
 _inner = [False]
@@ -55,13 +60,28 @@ def project(request: HttpRequest, organisation_pk: int, project_pk: str) -> Http
     log.info("project.requested", organisation=organisation_pk)
     if not request.user.is_authenticated:  # loads the session's user: user.id binds late
         return HttpResponse(b"anonymous", status=403)
-    if _inner[0]:
-        os.getppid()  # the dump marker: the events begin
-    for _ in range(_extra[0]):
-        log.info("project.loaded", path="/orgs/7/projects/12/", status=200)
-    if _inner[0]:
-        os.getppid()  # the events end
+    # the derivation floor's ids, as a load hook would leave them: in the context, user included
+    token = context.attach(context.set_value(DERIVED_KEY, derived_ids(request, project_pk)))
+    try:
+        if _inner[0]:
+            os.getppid()  # the dump marker: the events begin
+        for _ in range(_extra[0]):
+            log.info("project.loaded", path="/orgs/7/projects/12/", status=200)
+        if _inner[0]:
+            os.getppid()  # the events end
+    finally:
+        context.detach(token)
     return HttpResponse(b"ok", content_type="text/plain")
+
+
+def derived_ids(request: HttpRequest, project_pk: str) -> dict[str, object]:
+    """The request's ids for the derivation floor (built before the events are counted)."""
+    return {
+        "correlation.id": request.META.get("HTTP_CORRELATION_ID", "0" * 32),
+        "organisation.id": str(request.resolver_match.kwargs["organisation_pk"]),
+        "project.id": project_pk,
+        "user.id": str(request.user.pk),
+    }
 
 
 urlpatterns = [path("orgs/<int:organisation_pk>/projects/<str:project_pk>/", project)]
@@ -115,7 +135,12 @@ def configure(pipeline: str, stream: Any) -> None:
     """The bare pipeline, plus the floor's or otel_context's processor."""
     from otel_context import StructlogOTelProcessor  # noqa: PLC0415
 
-    extra = {"bare": [], "floor": [add_floor_fields], "otel_context": [StructlogOTelProcessor()]}
+    extra = {
+        "bare": [],
+        "floor": [add_floor_fields],
+        "derived": [add_derived_fields],
+        "otel_context": [StructlogOTelProcessor()],
+    }
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -129,12 +154,12 @@ def configure(pipeline: str, stream: Any) -> None:
     )
 
 
-def check(handler: WSGIHandler, environ: dict[str, Any]) -> list[str]:
-    """One request with otel_context's processor: every event after the user has user.id."""
+def check(handler: WSGIHandler, environ: dict[str, Any], pipeline: str) -> list[str]:
+    """One request with *pipeline*'s processor: every event after the user has user.id."""
     from benchmarks._wsgi_worker import request  # noqa: PLC0415
 
     stream = io.StringIO()
-    configure("otel_context", stream)
+    configure(pipeline, stream)
     _extra[0] = 2
     response = request(handler, environ)
     events = [json.loads(line) for line in stream.getvalue().splitlines()]
@@ -142,8 +167,9 @@ def check(handler: WSGIHandler, environ: dict[str, Any]) -> list[str]:
     late = [e for e in events if e["event"] == "project.loaded"]
     found += [] if len(late) == 2 else [f"{len(late)} late events"]
     found += [f"late event without user.id: {e}" for e in late if e.get("user.id") is None]
-    found += [f"no trace_id: {e}" for e in events if "trace_id" not in e]
-    return found
+    traced = events if pipeline == "otel_context" else late  # the floor's: once attached
+    found += [f"no trace_id: {e}" for e in traced if "trace_id" not in e]
+    return [f"{pipeline}: {problem}" for problem in found]
 
 
 def main(argv: list[str]) -> int:
@@ -154,7 +180,7 @@ def main(argv: list[str]) -> int:
     argv = [arg for arg in argv if arg != "--inner"]
     count, warmup = int(argv[0]), int(argv[1]) if len(argv) > 1 else 100
     handler, environ = setup()
-    problems = check(handler, environ)
+    problems = [*check(handler, environ, "derived"), *check(handler, environ, "otel_context")]
     if problems:
         print(problems, file=sys.stderr)
         return 1
