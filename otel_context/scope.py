@@ -174,7 +174,8 @@ class RequestScope:
                 if span is not None:
                     span.set_attribute(name, value)
             self.version += 1
-            self._cache = self._patched_cache()  # the processors' fast path checks only the span
+            if self._cache is not None:  # the processors' fast path checks only the span
+                self._cache = self._patched_cache()
 
     def _patched_cache(self) -> Cache | None:
         """After a bind (lock held): the cache with the new ids, if only standard ids are bound.

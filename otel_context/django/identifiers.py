@@ -91,48 +91,49 @@ def authenticated(user: object | None, auth: object | None) -> bool:
 
 
 class OnLoad:
-    """A lazy load's function, wrapped so that what it loads is reported as it loads.
+    """A lazy load's function, wrapped so that what it loads is bound as it loads.
 
     Put in place of ``SimpleLazyObject._setupfunc``: the object's class, ``repr`` and copies
-    stay Django's.
+    stay Django's. It holds the request's :class:`DjangoIdentifiers` itself, not a bound
+    method: one object a request.
     """
 
-    __slots__ = ("load", "report")
+    __slots__ = ("identifiers", "load")
 
-    def __init__(self, load: Callable[[], Any], report: Callable[[object], None]) -> None:
+    def __init__(self, load: Callable[[], Any], identifiers: DjangoIdentifiers) -> None:
         self.load = load
-        self.report = report  # never raises
+        self.identifiers = identifiers
 
     def __call__(self) -> Any:
-        """Load, report, return what was loaded."""
+        """Load, bind, return what was loaded."""
         value = self.load()
-        self.report(value)
+        self.identifiers.loaded(value)  # never raises
         return value
 
     def __repr__(self) -> str:
         return repr(self.load)
 
     @classmethod
-    def hook(cls, where: dict[str, Any], name: str, report: Callable[[object], None]) -> bool:
+    def hook(cls, where: dict[str, Any], name: str, identifiers: DjangoIdentifiers) -> bool:
         """Wrap the function at ``where[name]`` (once); ``False`` if there is none."""
         load = where.get(name)
         if isinstance(load, OnLoad):
             return True
         if not callable(load):
             return False
-        where[name] = cls(load, report)
+        where[name] = cls(load, identifiers)
         return True
 
 
 class OnAsyncLoad(OnLoad):
-    """:class:`OnLoad` for a coroutine function: Django's ``request.auser``."""
+    """:class:`OnLoad` for Django's ``request.auser``, a coroutine function."""
 
     __slots__ = ()
 
     async def __call__(self) -> Any:
-        """Await the load, report, return what was loaded."""
+        """Await the load, bind, return what was loaded."""
         value = await self.load()
-        self.report(value)
+        self.identifiers.async_loaded(value)  # never raises
         return value
 
 
@@ -191,12 +192,14 @@ class DjangoIdentifiers:
             self._lazy, self._poll = user, None
             lazy = lazy_state(user)
             if lazy is not None and lazy.get("_wrapped", empty) is empty:
-                if not OnLoad.hook(lazy, "_setupfunc", self.loaded):
+                if not OnLoad.hook(lazy, "_setupfunc", self):
                     self._poll = lazy  # a LazyObject of another kind: peeked on every event
-                OnAsyncLoad.hook(state, "auser", self.async_loaded)  # Django's, if there
-        lazy = lazy_state(user)
-        if lazy is not None:
-            user = lazy.get("_wrapped", empty)  # a peek: evaluating it would load the user
+                OnAsyncLoad.hook(state, "auser", self)  # Django's, if there
+            user_state = lazy
+        else:
+            user_state = self._poll if self._poll is not None else lazy_state(user)
+        if user_state is not None:
+            user = user_state.get("_wrapped", empty)  # a peek: evaluating it would load the user
             if user is empty:
                 user = self._async_user  # what request.auser() loaded, if it ran
         self.principal(user, state.get("auth"))
