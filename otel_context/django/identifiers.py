@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from django.utils.functional import LazyObject, empty
 
@@ -39,14 +39,21 @@ if TYPE_CHECKING:
     from otel_context.scope import RequestScope
 
 
+#: Where the user that ``await request.auser()`` loaded is kept on the request.
+AUSER_ATTR: Final = "_otel_context_auser"
+
+
 def loaded_user(request: HttpRequest) -> object | None:
-    """``request.user`` if it is already loaded, without loading it."""
+    """``request.user`` if it is already loaded, without loading it.
+
+    Or, while ``request.user`` is not loaded, the user ``await request.auser()`` loaded.
+    """
     user = request.__dict__.get("user")
     state = lazy_state(user)
     if state is None:
         return user
     wrapped = state.get("_wrapped", empty)  # a peek: evaluating it would load the user
-    return None if wrapped is empty else wrapped
+    return request.__dict__.get(AUSER_ATTR) if wrapped is empty else wrapped
 
 
 def lazy_state(user: object) -> dict[str, Any] | None:
@@ -98,15 +105,20 @@ class OnLoad:
     method: one object a request.
     """
 
-    __slots__ = ("identifiers", "load")
+    __slots__ = ("identifiers", "load", "where")
 
-    def __init__(self, load: Callable[[], Any], identifiers: DjangoIdentifiers) -> None:
+    def __init__(
+        self, load: Callable[[], Any], where: dict[str, Any], identifiers: DjangoIdentifiers
+    ) -> None:
         self.load = load
+        self.where = where  # the dict it was found in
         self.identifiers = identifiers
 
     def __call__(self) -> Any:
         """Load, bind, return what was loaded."""
         value = self.load()
+        # the lazy object stores it as we return; stored first, a resolver run now sees it
+        self.where["_wrapped"] = value
         self.identifiers.loaded(value)  # never raises
         return value
 
@@ -121,19 +133,23 @@ class OnLoad:
             return True
         if not callable(load):
             return False
-        where[name] = cls(load, identifiers)
+        where[name] = cls(load, where, identifiers)
         return True
 
 
 class OnAsyncLoad(OnLoad):
-    """:class:`OnLoad` for Django's ``request.auser``, a coroutine function."""
+    """:class:`OnLoad` for Django's ``request.auser``, a coroutine function.
+
+    What it loads is kept on the request (:data:`AUSER_ATTR`): ``request.user`` stays unloaded.
+    """
 
     __slots__ = ()
 
     async def __call__(self) -> Any:
         """Await the load, bind, return what was loaded."""
         value = await self.load()
-        self.identifiers.async_loaded(value)  # never raises
+        self.where[AUSER_ATTR] = value
+        self.identifiers.loaded(value)  # never raises
         return value
 
 
@@ -147,7 +163,6 @@ class DjangoIdentifiers:
     """
 
     __slots__ = (
-        "_async_user",
         "_auth",
         "_lazy",
         "_local_user",
@@ -169,7 +184,6 @@ class DjangoIdentifiers:
         self._auth: object | None = None
         self._lazy: object | None = None  # request.user as last seen: lazy or not
         self._poll: dict[str, Any] | None = None  # a lazy user's dict, peeked if not hooked
-        self._async_user: object | None = None  # what request.auser() loaded
         self._local_user = False  # whether user.id was bound from this request's own user
         self._retry: tuple[str, ...] = ()
 
@@ -201,13 +215,8 @@ class DjangoIdentifiers:
         if user_state is not None:
             user = user_state.get("_wrapped", empty)  # a peek: evaluating it would load the user
             if user is empty:
-                user = self._async_user  # what request.auser() loaded, if it ran
+                user = state.get(AUSER_ATTR)  # what request.auser() loaded, if it ran
         self.principal(user, state.get("auth"))
-
-    def async_loaded(self, user: object) -> None:
-        """``request.auser()`` has loaded *user* (``request.user`` stays unloaded)."""
-        self._async_user = user
-        self.loaded(user)
 
     def loaded(self, user: object) -> None:
         """The lazy user (or ``request.auser()``) has just loaded *user*. Never raises."""

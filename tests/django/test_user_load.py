@@ -158,3 +158,41 @@ class TestRequests:
         assert async_to_sync(fetch)()["user.id"] == pk
         seen = {event["event"]: event.get("user.id") for event in events}
         assert seen == {"async.anonymous": None, "async.user": pk}
+
+    def test_a_resolver_run_again_as_the_user_loads_sees_the_user(
+        self,
+        alice_client: tuple[Client, str],
+        events: list[dict[str, object]],
+        settings: pytest.FixtureRequest,
+    ) -> None:
+        """The retry runs inside the load: ``loaded_user()`` must already see the user."""
+        settings.OTEL_CONTEXT = {  # type: ignore[attr-defined]
+            "RESOLVERS": {"organisation.id": "tests.testapp.identifiers.organisation_of_user"}
+        }
+        client, pk = alice_client
+        events.clear()
+        client.get("/whoami/")
+        (event,) = events
+        assert event["organisation.id"] == f"org-of-{pk}"
+        assert event["user.id"] == pk
+
+    def test_a_resolver_sees_the_user_that_auser_loaded(
+        self,
+        alice_client: tuple[Client, str],
+        events: list[dict[str, object]],
+        settings: pytest.FixtureRequest,
+    ) -> None:
+        settings.OTEL_CONTEXT = {  # type: ignore[attr-defined]
+            "RESOLVERS": {"organisation.id": "tests.testapp.identifiers.organisation_of_user"}
+        }
+        client, pk = alice_client
+
+        async def fetch() -> None:
+            async_client = AsyncClient()
+            async_client.cookies = client.cookies
+            await async_client.get("/async/user/")
+
+        events.clear()
+        async_to_sync(fetch)()
+        (event,) = [e for e in events if e["event"] == "async.user"]
+        assert event["organisation.id"] == f"org-of-{pk}"
