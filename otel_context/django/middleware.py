@@ -114,7 +114,12 @@ class CorrelationMiddleware:
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         establish_correlation_id(request)
-        return echo_if_rejected(request, await self.get_response(request))  # type: ignore[misc]
+        response = await self.get_response(request)  # type: ignore[misc]
+        values = request.__dict__
+        if REJECTED_ATTR not in values:  # as __call__ does
+            values.pop(CORRELATION_ATTR, None)
+            return response  # type: ignore[no-any-return]
+        return echo_if_rejected(request, response)
 
 
 @functools.cache

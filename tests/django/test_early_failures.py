@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client
 from opentelemetry import context as otel_context
@@ -142,3 +143,26 @@ class TestDerivedOnce:
         assert calls == ["gen-0"]
         assert response["Correlation-Id"] == "gen-0"
         assert response.json()["identifiers"]["correlation.id"] == "gen-0"
+
+    @pytest.mark.parametrize("is_async", [False, True])
+    def test_the_middlewares_id_is_dropped_after_the_chain(self, is_async: bool) -> None:
+        """Nothing reads it after the chain: neither path leaves it to the collector."""
+        from django.test import RequestFactory
+
+        from otel_context.django.middleware import CorrelationMiddleware
+
+        def view(request: HttpRequest) -> HttpResponse:
+            assert hooks.CORRELATION_ATTR in request.__dict__  # derived before the chain
+            return HttpResponse("ok")
+
+        async def async_view(request: HttpRequest) -> HttpResponse:
+            return view(request)
+
+        request = RequestFactory().get("/", headers={"Correlation-Id": "mw-1"})
+        if is_async:
+            middleware = CorrelationMiddleware(async_view)
+            response = async_to_sync(middleware)(request)
+        else:
+            response = CorrelationMiddleware(view)(request)
+        assert response.status_code == 200
+        assert hooks.CORRELATION_ATTR not in request.__dict__
