@@ -28,7 +28,7 @@ from otel_context.scope import RESOLVER, URL, coerce
 _logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Mapping
+    from collections.abc import Hashable, Mapping
 
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
@@ -97,44 +97,27 @@ def authenticated(user: object | None, auth: object | None) -> bool:
         return False
 
 
-class OnLoad:
+class OnLoad(tuple[Any, ...]):
     """A lazy load's function, wrapped so that what it loads is bound as it loads.
 
-    Put in place of ``SimpleLazyObject._setupfunc``: the object's class, ``repr`` and copies
-    stay Django's. It holds the request's :class:`DjangoIdentifiers` itself, not a bound
-    method: one object a request.
+    ``OnLoad((load, where, identifiers))``: the function, the dict it was found in and the
+    request's :class:`DjangoIdentifiers`. Put in place of ``SimpleLazyObject._setupfunc``: the
+    object's class, ``repr`` and copies stay Django's. A tuple, so that making one (twice a
+    request) runs no Python code.
     """
 
-    __slots__ = ("identifiers", "load", "where")
-
-    def __init__(
-        self, load: Callable[[], Any], where: dict[str, Any], identifiers: DjangoIdentifiers
-    ) -> None:
-        self.load = load
-        self.where = where  # the dict it was found in
-        self.identifiers = identifiers
+    __slots__ = ()
 
     def __call__(self) -> Any:
         """Load, bind, return what was loaded."""
-        value = self.load()
-        # the lazy object stores it as we return; stored first, a resolver run now sees it
-        self.where["_wrapped"] = value
-        self.identifiers.loaded(value)  # never raises
+        load, where, identifiers = self
+        value = load()
+        where["_wrapped"] = value  # the lazy object stores it as we return: a resolver run now
+        identifiers.loaded(value)  # sees it. Never raises
         return value
 
     def __repr__(self) -> str:
-        return repr(self.load)
-
-    @classmethod
-    def hook(cls, where: dict[str, Any], name: str, identifiers: DjangoIdentifiers) -> bool:
-        """Wrap the function at ``where[name]`` (once); ``False`` if there is none."""
-        load = where.get(name)
-        if isinstance(load, OnLoad):
-            return True
-        if not callable(load):
-            return False
-        where[name] = cls(load, where, identifiers)
-        return True
+        return repr(self[0])
 
 
 class OnAsyncLoad(OnLoad):
@@ -147,9 +130,10 @@ class OnAsyncLoad(OnLoad):
 
     async def __call__(self) -> Any:
         """Await the load, bind, return what was loaded."""
-        value = await self.load()
-        self.where[AUSER_ATTR] = value
-        self.identifiers.loaded(value)  # never raises
+        load, where, identifiers = self
+        value = await load()
+        where[AUSER_ATTR] = value
+        identifiers.loaded(value)  # never raises
         return value
 
 
@@ -206,9 +190,7 @@ class DjangoIdentifiers:
             self._lazy, self._poll = user, None
             lazy = lazy_state(user)
             if lazy is not None and lazy.get("_wrapped", empty) is empty:
-                if not OnLoad.hook(lazy, "_setupfunc", self):
-                    self._poll = lazy  # a LazyObject of another kind: peeked on every event
-                OnAsyncLoad.hook(state, "auser", self)  # Django's, if there
+                self._hook(lazy, state)
             user_state = lazy
         else:
             user_state = self._poll if self._poll is not None else lazy_state(user)
@@ -216,7 +198,22 @@ class DjangoIdentifiers:
             user = user_state.get("_wrapped", empty)  # a peek: evaluating it would load the user
             if user is empty:
                 user = state.get(AUSER_ATTR)  # what request.auser() loaded, if it ran
-        self.principal(user, state.get("auth"))
+        auth = state.get("auth")
+        if user is not self._user or auth is not self._auth:  # principal() inlined
+            self._user, self._auth = user, auth
+            self._on_principal(user, auth)
+
+    def _hook(self, lazy: dict[str, Any], state: dict[str, Any]) -> None:
+        """Wrap the unloaded lazy user's load function, and ``request.auser``, once each."""
+        setup = lazy.get("_setupfunc")
+        if not isinstance(setup, OnLoad):
+            if callable(setup):
+                lazy["_setupfunc"] = OnLoad((setup, lazy, self))
+            else:
+                self._poll = lazy  # a LazyObject of another kind: peeked on every event
+        load = state.get("auser")  # Django's, if there
+        if callable(load) and not isinstance(load, OnLoad):
+            state["auser"] = OnAsyncLoad((load, state, self))
 
     def loaded(self, user: object) -> None:
         """The lazy user (or ``request.auser()``) has just loaded *user*. Never raises."""

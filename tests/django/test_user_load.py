@@ -65,7 +65,7 @@ class TestHook:
         identifiers.look()  # a second look hooks nothing twice
         hooked = lazy_state(lazy)["_setupfunc"]  # type: ignore[index]
         assert isinstance(hooked, OnLoad)
-        assert not isinstance(hooked.load, OnLoad)
+        assert not isinstance(hooked[0], OnLoad)
         assert repr(lazy) == before
         assert copy.copy(lazy).pk == 5
         assert scope.identifiers() == {"user.id": "5"}, "the copy's load is the same user"
