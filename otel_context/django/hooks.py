@@ -128,11 +128,14 @@ def echo_if_rejected(request: HttpRequest, response: HttpResponseBase) -> HttpRe
 
     The hooks never echoed it there (``DisallowedHost`` is raised before ``request_hook``, and
     an abandoned request's ``response_hook`` saw another response). A header already set is
-    left alone. Never raises.
+    left alone. Never raises. Called after the middleware chain: a request that was not
+    rejected drops its correlation tuple then (nothing reads it later), so it is freed at once
+    rather than by the collector with Django's request (a reference cycle).
     """
     values = request.__dict__
-    if REJECTED_ATTR not in values:
-        return response  # the common case: one dict lookup
+    if REJECTED_ATTR not in values:  # the common case: one dict lookup
+        values.pop(CORRELATION_ATTR, None)
+        return response
     try:
         given = values.get(CORRELATION_ATTR)
         fields = ended_fields(request) or {}
