@@ -43,16 +43,11 @@ class TestDrfAuthentication:
         assert span.attributes is not None
         assert span.attributes["user.id"] == pk
 
+    @pytest.mark.usefixtures("organisation_of_user")
     def test_user_dependent_resolver_runs_again_after_authentication(
-        self,
-        token: tuple[str, str],
-        events: list[dict[str, object]],
-        settings: pytest.FixtureRequest,
+        self, token: tuple[str, str], events: list[dict[str, object]]
     ) -> None:
         """organisation.id from a resolver that needs the user: known once DRF authenticated."""
-        settings.OTEL_CONTEXT = {  # type: ignore[attr-defined]
-            "RESOLVERS": {"organisation.id": "tests.testapp.identifiers.organisation_of_user"}
-        }
         key, pk = token
         Client().get("/drf/token/", headers={"Authorization": f"Token {key}"})
         (event,) = [e for e in events if e["event"] == "drf.after_auth"]

@@ -14,14 +14,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("instrumented")]
 
 
-@pytest.fixture
-def alice_client() -> tuple[Client, str]:
-    user = get_user_model().objects.create_user("alice", password="pw")  # noqa: S106
-    client = Client()
-    client.get("/login/alice/")
-    return client, str(user.pk)
-
-
 class TestSessionUser:
     def test_user_id_on_events_and_span_once_the_view_loads_the_user(
         self,

@@ -44,6 +44,17 @@ def watched(user: object) -> tuple[HttpRequest, RequestScope, DjangoIdentifiers]
     return request, scope, identifiers
 
 
+def async_get(client: Client, path: str) -> Any:
+    """GET *path* through Django's ASGI handler with *client*'s cookies (its session)."""
+
+    async def fetch() -> Any:
+        async_client = AsyncClient()
+        async_client.cookies = client.cookies
+        return await async_client.get(path)
+
+    return async_to_sync(fetch)()
+
+
 class CustomLazy(LazyObject):
     """A ``LazyObject`` with its own ``_setup``: nothing to hook, so it is peeked at."""
 
@@ -128,13 +139,6 @@ class TestHook:
 @pytest.mark.django_db
 @pytest.mark.usefixtures("instrumented")
 class TestRequests:
-    @pytest.fixture
-    def alice_client(self) -> tuple[Client, str]:
-        user = get_user_model().objects.create_user("alice", password="pw")  # noqa: S106
-        client = Client()
-        client.get("/login/alice/")
-        return client, str(user.pk)
-
     def test_user_id_is_on_the_span_as_the_user_loads(
         self, alice_client: tuple[Client, str], exporter: InMemorySpanExporter
     ) -> None:
@@ -147,28 +151,16 @@ class TestRequests:
         self, alice_client: tuple[Client, str], events: list[dict[str, object]]
     ) -> None:
         client, pk = alice_client
-
-        async def fetch() -> dict[str, str]:
-            async_client = AsyncClient()
-            async_client.cookies = client.cookies  # alice's session
-            response = await async_client.get("/async/user/")
-            return response.json()["identifiers"]  # type: ignore[no-any-return]
-
         events.clear()
-        assert async_to_sync(fetch)()["user.id"] == pk
+        assert async_get(client, "/async/user/").json()["identifiers"]["user.id"] == pk
         seen = {event["event"]: event.get("user.id") for event in events}
         assert seen == {"async.anonymous": None, "async.user": pk}
 
+    @pytest.mark.usefixtures("organisation_of_user")
     def test_a_resolver_run_again_as_the_user_loads_sees_the_user(
-        self,
-        alice_client: tuple[Client, str],
-        events: list[dict[str, object]],
-        settings: pytest.FixtureRequest,
+        self, alice_client: tuple[Client, str], events: list[dict[str, object]]
     ) -> None:
         """The retry runs inside the load: ``loaded_user()`` must already see the user."""
-        settings.OTEL_CONTEXT = {  # type: ignore[attr-defined]
-            "RESOLVERS": {"organisation.id": "tests.testapp.identifiers.organisation_of_user"}
-        }
         client, pk = alice_client
         events.clear()
         client.get("/whoami/")
@@ -176,23 +168,12 @@ class TestRequests:
         assert event["organisation.id"] == f"org-of-{pk}"
         assert event["user.id"] == pk
 
+    @pytest.mark.usefixtures("organisation_of_user")
     def test_a_resolver_sees_the_user_that_auser_loaded(
-        self,
-        alice_client: tuple[Client, str],
-        events: list[dict[str, object]],
-        settings: pytest.FixtureRequest,
+        self, alice_client: tuple[Client, str], events: list[dict[str, object]]
     ) -> None:
-        settings.OTEL_CONTEXT = {  # type: ignore[attr-defined]
-            "RESOLVERS": {"organisation.id": "tests.testapp.identifiers.organisation_of_user"}
-        }
         client, pk = alice_client
-
-        async def fetch() -> None:
-            async_client = AsyncClient()
-            async_client.cookies = client.cookies
-            await async_client.get("/async/user/")
-
         events.clear()
-        async_to_sync(fetch)()
+        async_get(client, "/async/user/")
         (event,) = [e for e in events if e["event"] == "async.user"]
         assert event["organisation.id"] == f"org-of-{pk}"
