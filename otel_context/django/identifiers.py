@@ -191,17 +191,7 @@ class DjangoIdentifiers:
             lazy = lazy_state(user)
             if lazy is not None and lazy.get("_wrapped", empty) is empty:
                 self._hook(lazy, state)
-            user_state = lazy
-        else:
-            user_state = self._poll if self._poll is not None else lazy_state(user)
-        if user_state is not None:
-            user = user_state.get("_wrapped", empty)  # a peek: evaluating it would load the user
-            if user is empty:
-                user = state.get(AUSER_ATTR)  # what request.auser() loaded, if it ran
-        auth = state.get("auth")
-        if user is not self._user or auth is not self._auth:  # principal() inlined
-            self._user, self._auth = user, auth
-            self._on_principal(user, auth)
+        self.principal(loaded_user(self.request), state.get("auth"))
 
     def _hook(self, lazy: dict[str, Any], state: dict[str, Any]) -> None:
         """Wrap the unloaded lazy user's load function, and ``request.auser``, once each."""
