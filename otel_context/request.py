@@ -121,7 +121,9 @@ def begin(
     )
     if header is None and CORRELATION_ID in inbound.identifiers:
         cid = inbound.identifiers[CORRELATION_ID]  # a trusted upstream hop's id
-    scope = RequestScope(span, span_attributes=config.span_attributes, keys=config.server_owned)
+    scope = RequestScope(
+        span, span_attributes=config.span_attributes, keys=config.server_owned, settle_at_end=True
+    )
     if inbound.identifiers:  # the lowest rank: what this service derives replaces them
         scope.bind(inbound.identifiers, UPSTREAM)
     scope.bind({CORRELATION_ID: cid})
@@ -173,37 +175,34 @@ def count_inbound_cut(span: Span, dropped: int, over_limit: int) -> None:
 def settle_span(scope: RequestScope, ids: dict[str, str] | None = None) -> None:
     """At the response: the span's identifier attributes say what the log lines said.
 
-    The application may set a span attribute named like an identifier itself, before or
-    after otel_context bound it. The bound id wins and is written again, so span and lines
-    never disagree (the application changes an id with ``otel_context.bind()``); an attribute
-    for a key not bound here is kept, as a string (one type per identifier, issue 14).
+    The request's identifiers are written on its span here, once (the scope of
+    :func:`begin` is ``settle_at_end``: its binds before this wrote nothing there). The
+    application may set a span attribute named like an identifier itself; a bound id is
+    written over it, so span and lines never disagree (the application changes an id with
+    ``otel_context.bind()``), and one for a key not bound here is kept, as a string (one type
+    per identifier, issue 14). A bind after this (a streamed body's) writes its own.
 
-    *ids* are the scope's identifiers if the caller just read them (``scope.identifiers()``,
-    which refreshes them); by default they are read here.
+    *ids* are the scope's identifiers if the caller just read them with
+    ``scope.identifiers(settling=True)``; by default they are read here that way.
     """
+    ids = scope.identifiers(settling=True) if ids is None else ids
     found = _recorded_attributes(scope)
     if found is None:
         return
     span, attrs = found
-    ids = scope.identifiers() if ids is None else ids
     try:
         # The span's keys iterated once (the SDK's attributes answer a missing key's get()
-        # with a KeyError raised and caught in Python: ~10 of those per request otherwise).
-        present = scope.keys.union(ids).intersection(attrs)
-        for key in present:
-            try:
-                have = attrs[key]  # present: no get() around it (one Python call less)
-            except KeyError:
-                have = None  # the SDK evicted it meanwhile
-            want = ids.get(key)
-            if want is None:
-                if have is not None and type(have) is not str:
+        # with a KeyError raised and caught in Python), and only the application's read back.
+        for key in scope.keys.intersection(attrs):
+            if key not in ids:
+                try:
+                    have = attrs[key]
+                except KeyError:
+                    continue  # the SDK evicted it meanwhile
+                if type(have) is not str:
                     span.set_attribute(key, as_text(have))
-            elif have != want:
-                span.set_attribute(key, want)
-        for key, want in ids.items():
-            if key not in present:
-                span.set_attribute(key, want)
+        if ids:
+            span.set_attributes(ids)
     except Exception:  # a strange span must not cost the response its correlation header
         _logger.exception("otel_context: settling the span's identifier attributes failed")
 

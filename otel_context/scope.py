@@ -96,7 +96,12 @@ class RequestScope:
 
     Args:
         span: The span the identifiers are written to as attributes, if any.
-        span_attributes: Whether :meth:`bind` writes attributes on *span*.
+        span_attributes: Whether the identifiers are written as attributes on *span*.
+        settle_at_end: Whether they are written once, when the request ends
+            (:func:`otel_context.request.settle_span`), rather than by every :meth:`bind`
+            before that. A request adapter whose end always runs while the span is open sets
+            it: the application's own attributes of the same names are then settled in one
+            pass, without reading back what each bind wrote.
     """
 
     __slots__ = (
@@ -109,6 +114,7 @@ class RequestScope:
         "held",
         "keys",
         "refresh",
+        "settle_at_end",
         "span",
         "span_attributes",
         "version",
@@ -120,6 +126,7 @@ class RequestScope:
         *,
         span_attributes: bool = True,
         keys: frozenset[str] = attributes.SERVER_OWNED,
+        settle_at_end: bool = False,
     ) -> None:
         self._ids: dict[str, str] = {}
         self._ranks: dict[str, int] = {}  # key -> who bound it
@@ -132,6 +139,8 @@ class RequestScope:
         self.closed = False
         self.span = span
         self.span_attributes = span_attributes
+        #: While ``True``, :meth:`bind` leaves the span alone (see *settle_at_end*).
+        self.settle_at_end = settle_at_end
         #: Set by a framework adapter: picks up identifiers that became known lazily
         #: (e.g. a user authenticated inside the view). Must be cheap and never raise.
         self.refresh: Callable[[], None] | None = None
@@ -149,7 +158,7 @@ class RequestScope:
             rank: Who binds (:data:`UPSTREAM` ... :data:`APP`): a key bound by a higher-ranked
                 source is kept.
         """
-        span = self.span if self.span_attributes else None
+        span = None if self.settle_at_end or not self.span_attributes else self.span
         if span is not None and not span.is_recording():
             span = None
         with self._lock:
@@ -190,8 +199,12 @@ class RequestScope:
             return None
         return (cache[0], self.version, {**self._trace[1], **self._ids}, cache[3], cache[4])
 
-    def identifiers(self) -> dict[str, str]:
-        """A copy of the bound identifiers, after picking up lazily known ones."""
+    def identifiers(self, *, settling: bool = False) -> dict[str, str]:
+        """A copy of the bound identifiers, after picking up lazily known ones.
+
+        With *settling*, the caller writes them on the span now: from then on :meth:`bind`
+        writes its own (taken under the same lock, so no bind falls between the two).
+        """
         refresh = self.refresh  # _refresh() inlined: this runs on every response
         if refresh is not None and not self.closed:
             try:
@@ -199,6 +212,8 @@ class RequestScope:
             except Exception:
                 self.refresh_failed()
         with self._lock:
+            if settling:
+                self.settle_at_end = False
             return dict(self._ids)
 
     def _refresh(self) -> None:

@@ -47,6 +47,21 @@ class TestSettleSpan:
         settle_span(RequestScope())
         assert dict(span.attributes or {}) == {"user.id": 2}
 
+    def test_a_request_scope_writes_its_ids_once_at_the_end(self, tracer: trace.Tracer) -> None:
+        """``settle_at_end``: binds write nothing until settled, and write their own after."""
+        with tracer.start_as_current_span("req") as span:
+            scope = RequestScope(span, settle_at_end=True)
+            scope.bind({"correlation.id": "c", "user.id": 1})
+            assert dict(span.attributes or {}) == {}
+            settle_span(scope)
+            assert dict(span.attributes or {}) == {"correlation.id": "c", "user.id": "1"}
+            scope.bind({"project.id": 4})  # a streamed body's bind, after the response
+        assert dict(span.attributes or {}) == {
+            "correlation.id": "c",
+            "user.id": "1",
+            "project.id": "4",
+        }
+
     def test_never_raises(self, tracer: trace.Tracer, caplog: pytest.LogCaptureFixture) -> None:
         """A span whose set_attribute raises: logged, not raised into the response."""
 
@@ -57,6 +72,9 @@ class TestSettleSpan:
                 return True
 
             def set_attribute(self, key: str, value: object) -> None:
+                raise RuntimeError
+
+            def set_attributes(self, attributes: object) -> None:
                 raise RuntimeError
 
         scope = RequestScope(Broken(trace.INVALID_SPAN_CONTEXT), span_attributes=True)

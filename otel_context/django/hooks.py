@@ -187,7 +187,7 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
             state.request.scope.held.status = response.status_code
         # the user may have been loaded since the last log event: refresh (once), then settle
         scope = state.request.scope
-        lifecycle.settle_span(scope, scope.identifiers())
+        lifecycle.settle_span(scope, scope.identifiers(settling=True))
         config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
         echo = state.request.echo(config, header_getter(response))
         if echo is not None:  # a correlation header the app set is left as it is

@@ -139,12 +139,17 @@ class TestHook:
 @pytest.mark.django_db
 @pytest.mark.usefixtures("instrumented")
 class TestRequests:
-    def test_user_id_is_on_the_span_as_the_user_loads(
+    def test_user_id_binds_as_the_user_loads_and_is_on_the_span(
         self, alice_client: tuple[Client, str], exporter: InMemorySpanExporter
     ) -> None:
         client, pk = alice_client
+        exporter.clear()
         found = client.get("/user-loads/").json()
-        assert found["span_user"] == pk
+        assert found["bound_user"] == pk, "bound as the load returned, with no log event"
+        assert found["span_user_before_response"] is None, "the span is settled at the end"
+        (span,) = (span for span in exporter.get_finished_spans() if span.parent is None)
+        assert span.attributes is not None
+        assert span.attributes["user.id"] == pk
         assert "<lambda>" in found["repr"], "request.user's repr is Django's own"
 
     def test_await_auser_binds_the_user_in_an_async_view(

@@ -55,11 +55,20 @@ def user_changes(request: HttpRequest, username: str) -> HttpResponse:
 
 
 def user_loads(request: HttpRequest) -> HttpResponse:
-    """Load the user without logging: is ``user.id`` on the span as the load returns?"""
+    """Load the user without logging: is ``user.id`` bound as the load returns?
+
+    The span gets the request's identifiers at the response; until then it has none.
+    """
     before = repr(request.user)  # an unloaded SimpleLazyObject shows its load function
     _ = request.user.is_authenticated  # the session's user loads now
     attributes = getattr(trace.get_current_span(), "attributes", None) or {}
-    return JsonResponse({"span_user": attributes.get("user.id"), "repr": before})
+    return JsonResponse(
+        {
+            "bound_user": otel_context.get_identifiers().get("user.id"),
+            "span_user_before_response": attributes.get("user.id"),
+            "repr": before,
+        }
+    )
 
 
 def binds(request: HttpRequest) -> HttpResponse:
