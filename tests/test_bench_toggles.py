@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks._rule_costs import RULES, Ablation
 from benchmarks._toggles import STATES, expected
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,3 +43,43 @@ def test_the_derivation_floor_is_checked_for_every_value_otel_context_adds() -> 
     derived = expected(STATES["derived"], span_ids, "c" * 32)
     assert derived == ours
     assert {"organisation.id", "project.id", "correlation.id", "trace_id"} <= derived.keys()
+
+
+def test_every_rule_taken_out_still_passes_the_check_and_is_put_back() -> None:
+    """Figure C″'s blocks: each state still puts its values with rules out; all restored."""
+    originals = {
+        (id(owner), name): getattr(owner, name)
+        for _, swaps in RULES.values()
+        for owner, name, _ in swaps
+    }
+    ablation = Ablation()
+    ablation.apply(list(RULES))
+    assert all(
+        getattr(owner, name) is replacement
+        for _, swaps in RULES.values()
+        for owner, name, replacement in swaps
+    )
+    ablation.apply([])
+    assert all(
+        getattr(owner, name) is originals[id(owner), name]
+        for _, swaps in RULES.values()
+        for owner, name, _ in swaps
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks._rule_costs_worker",
+            "1",
+            "2",
+            "otel_context",
+            *(f"otel_context+{rule}" for rule in RULES),
+            "derived",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
