@@ -191,6 +191,9 @@ class DjangoIdentifiers:
             lazy = lazy_state(user)
             if lazy is not None and lazy.get("_wrapped", empty) is empty:
                 self._hook(lazy, state)
+                # not loaded: what loaded_user() gives then, without looking at it again
+                self.principal(state.get(AUSER_ATTR), state.get("auth"))
+                return
         self.principal(loaded_user(self.request), state.get("auth"))
 
     def _hook(self, lazy: dict[str, Any], state: dict[str, Any]) -> None:
