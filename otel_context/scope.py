@@ -92,7 +92,7 @@ def as_text(value: object) -> str:
 
 
 # The scope's lock is taken with acquire() / try / finally: release() rather than ``with``: the
-# same semantics, at 0.9 k CPU instructions a use against 2.0 to 2.8 k (callgrind, CPython 3.11
+# same semantics, at 0.9 k CPU instructions a use against 2.0 to 2.5 k (callgrind, CPython 3.11
 # to 3.13), and a request takes it five times.
 
 
