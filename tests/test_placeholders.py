@@ -113,6 +113,30 @@ class TestLoggingHandler:
         assert "-" not in attributes.values()
         assert lines.lines[0].endswith(" c-1 - inside")  # the record was given back
 
+    def test_each_id_is_exported_once_and_the_trace_as_the_record_s_context(
+        self,
+        logged: tuple[logging.Logger, Lines],
+        exporter: InMemoryLogRecordExporter,
+        tracer: trace.Tracer,
+    ) -> None:
+        """The filter's ``user_id`` copy and trace fields are for format strings, not exports."""
+        logger, lines = logged
+        with tracer.start_as_current_span("req") as span, scoped(RequestScope(span)) as scope:
+            scope.bind({"correlation.id": "c-1", "user.id": "7"})
+            logger.info("inside")
+            logger.info("mine", extra={"user_id": "someone"})
+        first, second = _exported(exporter)
+        assert first["user.id"] == "7"
+        assert first["correlation.id"] == "c-1"
+        spelt = {"user_id", "correlation_id", "trace_id", "span_id", "trace_sampled"}
+        assert not spelt & first.keys()
+        (record,) = exporter.get_finished_logs()[:1]
+        assert record.log_record.trace_id == span.get_span_context().trace_id
+        assert second["user.id"] == "someone"  # the call site's value, in one spelling
+        assert "user_id" not in second
+        trace_id = f"{span.get_span_context().trace_id:032x}"
+        assert lines.lines[0] == f"{trace_id} c-1 7 inside"  # the record was given back
+
     def test_a_call_site_dash_is_the_call_site_s(
         self, logged: tuple[logging.Logger, Lines], exporter: InMemoryLogRecordExporter
     ) -> None:

@@ -18,7 +18,10 @@ hook), so importing ``opentelemetry-instrumentation-logging`` is never otel_cont
 A key the call site passed in ``extra=`` wins; a non-string value there becomes a string
 (one type per identifier). :class:`~otel_context.stdlib.OTelContextFilter`'s defaults
 (:class:`~otel_context.stdlib.Placeholder`, ``"-"``) are taken off the record for that
-``emit`` too: a placeholder claims no id, so it is never exported as one.
+``emit`` too: a placeholder claims no id, so it is never exported as one. So are the filter's
+copies for format strings: an identifier's ``_`` spelling (``user_id`` beside ``user.id``)
+and the trace fields (``trace_id``, ``span_id``, ``trace_sampled``: the exported record
+carries its trace context itself). Each id is exported once, under its dotted name.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ _lock = threading.Lock()
 _TRACE_KEYS: Final = frozenset({attributes.TRACE_ID, attributes.SPAN_ID, attributes.TRACE_SAMPLED})
 _ABSENT: Final = object()
 Undo = list[tuple[str, object]]
-Items = tuple[tuple[str, str], ...]
+#: (dotted key, value as a string, the key's ``_`` spelling or ``None``) of each identifier.
+Items = tuple[tuple[str, str, str | None], ...]
 _last: tuple[object, Items] = (None, ())
 
 
@@ -125,7 +129,9 @@ def add_identifiers(record: logging.LogRecord) -> Undo:
     undo: Undo = []
     try:
         values = record.__dict__
-        for key, value in _identifiers(current_fields(record)[0]):
+        fields = current_fields(record)[0]
+        items = _identifiers(fields)
+        for key, value, _ in items:
             old = values.get(key, _ABSENT)
             if old is _ABSENT or old is None or type(old) is Placeholder:
                 new = value
@@ -137,6 +143,7 @@ def add_identifiers(record: logging.LogRecord) -> Undo:
             values[key] = new
         if _may_hold_placeholders(values):  # the filter's defaults: no ids
             _drop_placeholders(values, undo)
+        _drop_copies(values, items, fields, undo)
     except Exception:  # a record must never be lost for its identifiers
         _logger.debug("otel_context: adding identifiers to a record failed", exc_info=True)
     return undo
@@ -156,6 +163,22 @@ def _drop_placeholders(values: dict[str, object], undo: Undo) -> None:
             del values[key]
 
 
+def _drop_copies(values: dict[str, object], items: Items, fields: Fields, undo: Undo) -> None:
+    """Take the filter's format-string copies off a record's *values*, noting each in *undo*.
+
+    An identifier's ``_`` spelling is the filter's copy when it holds the very object its
+    dotted key holds (the filter sets both at once, a call site's ``extra=`` value included);
+    a trace field is, when it equals the line's own (the record is exported with its trace).
+    """
+    for key, _, alias in items:
+        if alias is not None and values.get(alias, _ABSENT) is values.get(key):
+            undo.append((alias, values.pop(alias)))
+    for key in _TRACE_KEYS:
+        found = values.get(key, _ABSENT)
+        if found is not _ABSENT and found == fields.get(key, _ABSENT):
+            undo.append((key, values.pop(key)))
+
+
 def _identifiers(fields: Fields) -> Items:
     """The identifiers among a line's *fields*, as strings (the trace is the context's).
 
@@ -165,12 +188,18 @@ def _identifiers(fields: Fields) -> Items:
     last_fields, items = _last
     if last_fields is not fields:
         items = tuple(
-            (key, value if type(value) is str else as_text(value))
+            (key, value if type(value) is str else as_text(value), _spelt(key))
             for key, value in fields.items()
             if key not in _TRACE_KEYS
         )
         _last = (fields, items)
     return items
+
+
+def _spelt(key: str) -> str | None:
+    """The ``_`` spelling the filter gives dotted *key* (``user_id``), or ``None``."""
+    names = stdlib.spellings(key)
+    return names[1] if len(names) > 1 else None
 
 
 def restore(record: logging.LogRecord, undo: Undo) -> None:
