@@ -8,6 +8,10 @@ real order; messages go to Celery's in-memory transport. The real worker process
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -297,3 +301,54 @@ class TestWorker:
         otel_context.celery.hooks.on_postrun(task=None)
         assert "restoring the task context failed" in caplog.text
         assert "detaching the task context failed" in caplog.text
+
+
+def test_a_worker_without_django_exports_records_with_the_ids() -> None:
+    """``instrument()`` alone (no Django, no filter) makes OTel ``LoggingHandler`` s export the
+    ids of the task's scope on stdlib records."""
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_WITHOUT_DJANGO],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**env, "OTEL_CONTEXT_LOG_FILE": ""},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    attributes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert attributes["correlation.id"] == "c-1"
+    assert attributes["user.id"] == "42"
+
+
+WORKER_WITHOUT_DJANGO = """
+import json, logging, sys, warnings
+import otel_context.celery
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+try:
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter as Exporter
+except ImportError:
+    from opentelemetry.sdk._logs.export import InMemoryLogExporter as Exporter
+from opentelemetry.sdk.trace import TracerProvider
+from otel_context.scope import RequestScope, scoped
+
+otel_context.celery.instrument()
+assert "django.conf" not in sys.modules or not __import__("django.conf").conf.settings.configured
+try:
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler
+except ImportError:
+    from opentelemetry.sdk._logs import LoggingHandler
+exporter = Exporter()
+provider = LoggerProvider()
+provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+logger = logging.getLogger("task")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    logger.addHandler(LoggingHandler(logger_provider=provider))
+with TracerProvider().get_tracer("t").start_as_current_span("task") as span:
+    with scoped(RequestScope(span), **{"correlation.id": "c-1", "user.id": 42}):
+        logger.warning("in the task")
+(item,) = exporter.get_finished_logs()
+print(json.dumps(dict(item.log_record.attributes)))
+"""

@@ -16,6 +16,7 @@ from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
 from otel_context.celery import hooks
 from otel_context.conf import get_config
+from otel_context.log_records import _handler_ids
 from otel_context.propagation import install_propagator
 
 __all__ = ["instrument", "uninstrument"]
@@ -28,8 +29,10 @@ def instrument(**instrumentor_options: Any) -> None:
     """Enable otel_context for Celery, in a producer and in a worker; safe to call again.
 
     Instruments Celery with ``CeleryInstrumentor`` unless already done, wraps the global
-    propagator, then connects our signal handlers *after* the instrumentor's: our
-    ``task_prerun`` handler needs the task span it makes current.
+    propagator and the ``emit`` of OTel ``LoggingHandler`` classes (a worker without Django
+    exports its stdlib records with the task's ids), then connects our signal handlers
+    *after* the instrumentor's: our ``task_prerun`` handler needs the task span it makes
+    current.
 
     Args:
         **instrumentor_options: Passed to ``CeleryInstrumentor().instrument()`` when
@@ -41,6 +44,7 @@ def instrument(**instrumentor_options: Any) -> None:
     with _lock:
         get_config()  # resolve now: a configuration error surfaces at start-up
         install_propagator()
+        _handler_ids.install()  # OTel LoggingHandler classes export stdlib records with the ids
         instrumentor = CeleryInstrumentor()
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument(**instrumentor_options)
