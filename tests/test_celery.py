@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ import pytest
 import structlog
 from celery import Celery, signals
 from celery.app.trace import build_tracer
+from celery.exceptions import Retry
 from opentelemetry import baggage, trace
 from opentelemetry import context as context_api
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
@@ -26,6 +28,7 @@ from opentelemetry.instrumentation.celery import CeleryInstrumentor
 import otel_context
 import otel_context.celery
 import otel_context.celery.hooks
+from otel_context import conf, flight_recorder
 from otel_context import task_carrier as tasks
 from otel_context.propagation import parse_baggage
 from otel_context.scope import RequestScope, scoped
@@ -241,6 +244,44 @@ class TestWorker:
         parent = f"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}"
         run_in_worker(job, body, traceparent=parent)
         assert [call.method_name for call in logger._logger.calls] == written
+
+    @pytest.mark.parametrize(
+        ("outcome", "written"),
+        [("ok", []), ("fails", ["error"]), ("retries", ["error"]), ("slow", ["slow"])],
+    )
+    def test_held_lines_of_a_sampled_out_task(
+        self, job: Any, outcome: str, written: list[str]
+    ) -> None:
+        """HOLD_LINES: a task's dropped chatter is written if it failed, retried or was slow."""
+        conf.configure(hold_lines=True, unsampled_log_ratio=0, hold_slow_ms=50)
+        lines: list[dict[str, Any]] = []
+        logger = structlog.wrap_logger(
+            structlog.testing.CapturingLogger(),
+            processors=[
+                otel_context.LogSamplingProcessor(),
+                otel_context.StructlogOTelProcessor(),
+                otel_context.FlightRecorder(lambda _l, _m, event: lines.append(event) or ""),
+            ],
+        )
+
+        def body() -> None:
+            logger.info("step", outcome=outcome)
+            if outcome == "fails":
+                raise ValueError(outcome)
+            if outcome == "retries":  # what task.retry() raises once it sent the new message
+                raise Retry(when=60)
+            if outcome == "slow":
+                time.sleep(0.1)
+
+        unsampled = trace.NonRecordingSpan(
+            trace.SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0xF067AA0BA902B7, False)
+        )
+        with trace.use_span(unsampled), scoped(RequestScope(unsampled), **IDS):
+            carrier = tasks.capture()
+        run_in_worker(job, body, otel_context=carrier, traceparent=carrier["traceparent"])
+        assert [line.get("log.held.written") for line in lines] == written
+        assert all(line["user.id"] == "42" and line["log.held"] for line in lines)
+        assert flight_recorder.held_now() == (0, 0), "nothing stays held after the task"
 
     def test_a_failing_task_leaves_nothing_behind(
         self, job: Any, exporter: InMemorySpanExporter

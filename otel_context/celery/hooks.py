@@ -2,7 +2,9 @@
 
 ``on_publish`` adds :func:`otel_context.task_carrier.capture`'s carrier to the message as
 :data:`HEADER`; ``on_prerun`` attaches a scope with the carried ids on the task span that
-``CeleryInstrumentor`` made current; ``on_postrun`` closes and detaches it.
+``CeleryInstrumentor`` made current; ``on_postrun`` closes and detaches it. With
+``HOLD_LINES``, the scope of a task in a sampled-out trace holds the lines the log sampling
+would drop, as a request's does, and writes them if the task failed, retried, or was slow.
 
 .. versionadded:: 0.1.0
 """
@@ -17,6 +19,7 @@ from opentelemetry import trace
 
 from otel_context import task_carrier
 from otel_context.conf import get_config
+from otel_context.flight_recorder import held_lines, note_status
 from otel_context.scope import RequestScope, attach_scope, release_scope
 
 if TYPE_CHECKING:
@@ -29,6 +32,9 @@ HEADER: Final = task_carrier.CARRIER_KEY
 #: Where the worker keeps a running task's scope and token: on the task's request context,
 #: which lives exactly as long as one execution of the task.
 _STATE: Final = "_otel_context_scope"
+
+#: The task states whose held lines are written: the task failed or will run again.
+_NOTABLE_STATES: Final = frozenset({"FAILURE", "RETRY"})
 
 # The logger keeps the name it had before the code moved here: filters on it still apply.
 _logger = logging.getLogger("otel_context.celery")
@@ -59,21 +65,28 @@ def on_prerun(*, task: Any = None, **kwargs: Any) -> None:
             keys=config.server_owned,
         )
         scope.bind(carried.identifiers)
+        if config.hold_lines:
+            scope.held = held_lines(scope.span, config)
         setattr(request, _STATE, (scope, attach_scope(scope)))
     except Exception:
         _logger.exception("otel_context: restoring the task context failed; no ids on its logs")
 
 
-def on_postrun(*, task: Any = None, **kwargs: Any) -> None:
-    """``task_postrun`` (sent on success and failure alike): close and detach the scope."""
+def on_postrun(*, task: Any = None, state: object = None, **kwargs: Any) -> None:
+    """``task_postrun`` (sent on success and failure alike): close and detach the scope.
+
+    Closing decides on the held lines: a task that failed or retries (*state*) counts as a
+    request that answered 500.
+    """
     try:
         request = getattr(task, "request", None)
-        state: tuple[RequestScope, Token[otel_context.Context]] | None = getattr(
+        scope_state: tuple[RequestScope, Token[otel_context.Context]] | None = getattr(
             request, _STATE, None
         )
-        if state is None:
+        if scope_state is None:
             return
         delattr(request, _STATE)
-        release_scope(*state)  # the instrumentor's postrun ran first: see release_scope
+        note_status(scope_state[0], 500 if state in _NOTABLE_STATES else 200)
+        release_scope(*scope_state)  # the instrumentor's postrun ran first: see release_scope
     except Exception:
         _logger.exception("otel_context: detaching the task context failed")
