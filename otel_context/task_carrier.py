@@ -35,6 +35,7 @@ from otel_context import correlation
 from otel_context.attributes import CORRELATION_ID
 from otel_context.baggage import accept_identifier
 from otel_context.conf import get_config
+from otel_context.flight_recorder import held_lines, note_status
 from otel_context.patterns import key_allowed
 from otel_context.propagation import encode_baggage, parse_baggage
 from otel_context.scope import RequestScope, current_scope, scoped
@@ -214,7 +215,10 @@ def _accept(key: str, value: str, config: Config) -> str | None:
 def restore(carrier: object, *, span_name: str | None = None) -> Iterator[RequestScope]:
     """Run a block with the trace and identifiers of *carrier* (see :func:`read`).
 
-    Every event logged inside carries the carried ``trace_id`` and identifiers. The carried
+    Every event logged inside carries the carried ``trace_id`` and identifiers; with
+    ``HOLD_LINES``, a task in a sampled-out trace holds the lines the log sampling would drop
+    and writes them if the block raises, runs longer than ``HOLD_SLOW_MS`` or logs an error,
+    as a request does. The carried
     span becomes the current parent; with *span_name* a span of that name starts as its child
     (with the identifiers as attributes), else events carry the producer's ``span_id``.
     Without a valid parent the task starts a new trace, or continues a span already current.
@@ -237,7 +241,7 @@ def restore(carrier: object, *, span_name: str | None = None) -> Iterator[Reques
     token = otel_context.attach(context)
     try:
         if span_name is not None:
-            with background(span_name, **carried.identifiers) as scope:
+            with background(span_name, **carried.identifiers) as scope, _holding(scope, config):
                 yield scope
             return
         scope = RequestScope(
@@ -247,11 +251,25 @@ def restore(carrier: object, *, span_name: str | None = None) -> Iterator[Reques
         )
         with scoped(scope, **carried.identifiers):
             try:
-                yield scope
+                with _holding(scope, config):
+                    yield scope
             finally:
                 scope.close()
     finally:
         otel_context.detach(token)
+
+
+@contextmanager
+def _holding(scope: RequestScope, config: Config) -> Iterator[None]:
+    """``HOLD_LINES`` for a task: its lines held as a request's; an exception is a 5xx."""
+    if config.hold_lines:
+        scope.held = held_lines(scope.span, config)
+    try:
+        yield
+    except BaseException:
+        note_status(scope, 500)
+        raise
+    note_status(scope, 200)
 
 
 def restored(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -202,6 +203,42 @@ class TestRestore:
         finally:
             context_api.detach(token)
         assert [call.method_name for call in logger._logger.calls] == written
+
+    @pytest.mark.parametrize("span_name", [None, "send_mail"])
+    @pytest.mark.parametrize(("fails", "written"), [(False, []), (True, ["error"])])
+    @pytest.mark.usefixtures("instrumented")
+    def test_held_lines_of_a_sampled_out_task(
+        self, *, span_name: str | None, fails: bool, written: list[str]
+    ) -> None:
+        """HOLD_LINES: a task's dropped chatter is written, with its ids, if the block raised."""
+        conf.configure(hold_lines=True, unsampled_log_ratio=0, hold_slow_ms=0)
+        producer = TracerProvider(sampler=ALWAYS_OFF, shutdown_on_exit=False).get_tracer("t")
+        with producer.start_as_current_span("GET /") as span, scoped(RequestScope(span), **IDS):
+            carrier = tasks.capture()
+        lines: list[dict[str, Any]] = []
+        logger = structlog.wrap_logger(
+            structlog.testing.CapturingLogger(),
+            processors=[
+                otel_context.LogSamplingProcessor(),
+                otel_context.StructlogOTelProcessor(),
+                otel_context.FlightRecorder(lambda _l, _m, event: lines.append(event) or ""),
+            ],
+        )
+
+        def body() -> None:
+            logger.info("step")
+            if fails:
+                raise LookupError
+
+        token = _fresh()
+        try:
+            with contextlib.suppress(LookupError), tasks.restore(carrier, span_name=span_name):
+                body()
+        finally:
+            context_api.detach(token)
+        assert [line.get("log.held.written") for line in lines] == written
+        assert all(line["user.id"] == IDS["user.id"] for line in lines)
+        assert otel_context.flight_recorder.held_now() == (0, 0)
 
     @pytest.mark.usefixtures("instrumented")
     def test_span_name_starts_a_child_span_with_the_ids(
