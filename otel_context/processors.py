@@ -13,15 +13,9 @@ from typing import TYPE_CHECKING, Any, Final, Self
 from opentelemetry import context as otel_context
 
 from otel_context import _private, attributes
-from otel_context.scope import (
-    SCOPE_KEY,
-    STANDARD_ALIASES,
-    Fields,
-    RequestScope,
-    as_text,
-    record_fields,
-    span_fields,
-)
+from otel_context.ended import record_fields
+from otel_context.scope import SCOPE_KEY, STANDARD_ALIASES, RequestScope, as_text
+from otel_context.trace_fields import Fields, span_fields
 
 if TYPE_CHECKING:
     from collections.abc import Callable, MutableMapping
@@ -52,7 +46,7 @@ def current_fields(record: object = None) -> tuple[Fields, frozenset[str]]:
     """What a log event gets now: trace fields and identifiers, and their ``__`` aliases.
 
     Outside a request scope: the fields of the ended request a stdlib *record* is about
-    (:func:`otel_context.scope.record_fields`), else the trace fields of a valid current span
+    (:func:`otel_context.ended.record_fields`), else the trace fields of a valid current span
     (or nothing).
     """
     ctx = _current_context()

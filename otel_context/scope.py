@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from otel_context import attributes
+from otel_context.trace_fields import Fields, span_fields
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -33,8 +34,6 @@ SCOPE_KEY: Final = otel_context.create_key("otel_context.scope")
 MAX_VALUE_LENGTH: Final = 256
 
 _logger = logging.getLogger(__name__)
-#: What a log line gets: string ids, and ``trace_sampled`` as a bool.
-Fields = dict[str, str | bool]
 #: (span, version, fields, call-site aliases, fields and aliases together).
 Cache = tuple[object, int, Fields, frozenset[str], frozenset[str]]
 #: ``organisation__id``-style call-site spellings of the standard identifiers.
@@ -49,18 +48,8 @@ _STANDARD_GUARD: Final = (
         attributes.TRACE_SAMPLED,
     }
 )
-#: Span classes already seen to be ``trace.Span``s -> whether they are ``NonRecordingSpan``s
-#: (two ABC checks cost more than the rest, so each class is checked once).
-_SPAN_TYPES: dict[type, bool] = {}
 #: The trace fields of no span yet: shared, never changed (a scope allocates none of its own).
 _NO_TRACE: Final[tuple[object, Fields]] = (None, {})
-#: The resource of a tracer provider with no span processor: its spans are exported nowhere.
-_unexported: list[object] = []
-
-
-def set_unexported(resource: object | None) -> None:
-    """Mark spans with *resource* (that very object) as exported nowhere; ``None``: none."""
-    _unexported[:] = [] if resource is None else [resource]
 
 
 # Who bound an identifier, lowest first: a bind replaces a key only if its source ranks at
@@ -229,6 +218,15 @@ class RequestScope:
         finally:
             lock.release()
 
+    def bound(self) -> dict[str, str]:
+        """A copy of the bound identifiers as they are, without a refresh (a closed scope's too)."""
+        lock = self._lock
+        lock.acquire()  # not ``with``: see the comment above the class
+        try:
+            return dict(self._ids)
+        finally:
+            lock.release()
+
     def _refresh(self) -> None:
         refresh = self.refresh
         if refresh is not None and not self.closed:
@@ -312,89 +310,6 @@ class RequestScope:
         self.refresh = None
         self.span = None
         self._trace = _NO_TRACE
-
-
-def span_fields(span: object) -> Fields:
-    """``trace_id`` and ``span_id`` of *span* as lower-case hex, and ``trace_sampled``.
-
-    ``trace_sampled`` is the sampled flag of the span context: ``False`` means the trace is not
-    exported (the log line is all there is of it). Nothing for an invalid span.
-
-    A span this service does not record (a ``NonRecordingSpan``: no SDK provider, or the
-    sampler dropped it), or records for no exporter (:func:`set_unexported`), has
-    ``trace_sampled`` ``False``: this service stored nothing of the trace, whatever the
-    flag it passes on says. If it is the caller's span (remote: no provider
-    started one here), its ``span_id`` is the caller's, so it is left out; the ``trace_id``
-    still joins the caller's lines (issue 21). Computed once per span: processors cache it.
-    """
-    kind = type(span)
-    non_recording = _SPAN_TYPES.get(kind)
-    if non_recording is None:
-        if not isinstance(span, trace.Span):
-            return {}
-        non_recording = _SPAN_TYPES[kind] = isinstance(span, trace.NonRecordingSpan)
-    ctx = cast("trace.Span", span).get_span_context()
-    if not ctx.is_valid:
-        return {}
-    if non_recording:
-        fields: Fields = {attributes.TRACE_ID: f"{ctx.trace_id:032x}"}
-        if not ctx.is_remote:
-            fields[attributes.SPAN_ID] = f"{ctx.span_id:016x}"
-        fields[attributes.TRACE_SAMPLED] = False
-        return fields
-    sampled = ctx.trace_flags.sampled
-    if sampled and _unexported and getattr(span, "resource", None) is _unexported[0]:
-        sampled = False
-    return {
-        attributes.TRACE_ID: f"{ctx.trace_id:032x}",
-        attributes.SPAN_ID: f"{ctx.span_id:016x}",
-        attributes.TRACE_SAMPLED: sampled,
-    }
-
-
-#: Where a framework's request object keeps ``(scope, server span)`` once its scope ended.
-ENDED_ATTR: Final = "_otel_context_ended"
-
-
-def mark_ended(request: object, scope: RequestScope, span: object) -> None:
-    """Remember on *request* the scope and span it ended with, for :func:`ended_fields`."""
-    request.__dict__[ENDED_ATTR] = (scope, span)
-
-
-#: Where a framework's request object keeps the correlation id of a request rejected before
-#: its scope began (Django's ``DisallowedHost``, raised inside the instrumentation).
-REJECTED_ATTR: Final = "_otel_context_rejected"
-
-
-def mark_rejected(request: object, correlation_id: str) -> None:
-    """Remember on *request* the correlation id it had when it was rejected early."""
-    request.__dict__[REJECTED_ATTR] = correlation_id
-
-
-def ended_fields(request: object) -> Fields | None:
-    """The fields of a request whose scope has ended, read from the request object itself.
-
-    Django logs a 4xx response a view *returned* after the middleware chain, so after the span
-    and the scope have ended; the record carries the request (``record.request``). Its ids
-    are read from that request, never from the context: nothing can leak from one request to
-    the next this way. A request rejected before its scope began (:func:`mark_rejected`) has
-    its correlation id. ``None`` if *request* is neither.
-    """
-    values = getattr(request, "__dict__", {})
-    ended = values.get(ENDED_ATTR)
-    if not isinstance(ended, tuple) or len(ended) != 2 or type(ended[0]) is not RequestScope:
-        rejected = values.get(REJECTED_ATTR)
-        return {attributes.CORRELATION_ID: rejected} if type(rejected) is str else None
-    scope, span = ended
-    fields = span_fields(span)
-    with scope._lock:  # noqa: SLF001 - a closed scope keeps its ids; only this reads them
-        fields.update(scope._ids)  # noqa: SLF001
-    return fields
-
-
-def record_fields(record: object) -> Fields | None:
-    """:func:`ended_fields` of the request a log record (``record.request``) is about."""
-    return ended_fields(getattr(record, "request", None))
 
 
 def current_scope(context: otel_context.Context | None = None) -> RequestScope | None:

@@ -29,10 +29,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self
 from otel_context import attributes
 from otel_context.conf import get_config
 from otel_context.processors import current_fields, field_mapper
-from otel_context.scope import Fields, as_text
+from otel_context.scope import as_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
+
+    from otel_context.trace_fields import Fields
 
 #: The trace fields: one spelling each (they have no dot).
 _TRACE_FIELDS: Final = (attributes.TRACE_ID, attributes.SPAN_ID, attributes.TRACE_SAMPLED)

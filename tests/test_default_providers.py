@@ -18,9 +18,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otel_context import OTelContextFilter, StructlogOTelProcessor, conf
-from otel_context.scope import set_unexported, span_fields
 from otel_context.sdk import _default_provider as _default_providers
 from otel_context.sdk import providers as providers_module
+from otel_context.trace_fields import set_unexported, span_fields
 from tests.otlp_receiver import fresh_global_providers
 
 if TYPE_CHECKING:

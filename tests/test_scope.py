@@ -7,16 +7,14 @@ import threading
 import pytest
 from opentelemetry import trace
 
+from otel_context.ended import ENDED_ATTR, ended_fields, mark_ended
 from otel_context.scope import (
-    ENDED_ATTR,
     RESOLVER,
     UPSTREAM,
     URL,
     RequestScope,
     as_text,
     coerce,
-    ended_fields,
-    mark_ended,
     scoped,
 )
 

@@ -27,8 +27,8 @@ from otel_context.conf import get_config
 from otel_context.django.identifiers import DjangoIdentifiers
 from otel_context.django.streaming import hand_over, wants_hand_over
 from otel_context.django.trace_response import add_trace_response_header
+from otel_context.ended import REJECTED_ATTR, ended_fields, mark_ended, mark_rejected
 from otel_context.flight_recorder import held_lines
-from otel_context.scope import REJECTED_ATTR, ended_fields, mark_ended, mark_rejected
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

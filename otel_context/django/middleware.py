@@ -32,7 +32,7 @@ from otel_context.django.hooks import (
     echo_if_rejected,
     establish_correlation_id,
 )
-from otel_context.scope import REJECTED_ATTR
+from otel_context.ended import REJECTED_ATTR
 
 _logger = logging.getLogger(__name__)
 PATH = "otel_context.django.middleware.IdentifiersMiddleware"

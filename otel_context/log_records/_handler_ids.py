@@ -40,7 +40,7 @@ from otel_context.stdlib import Placeholder
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from otel_context.scope import Fields
+    from otel_context.trace_fields import Fields
 
 _logger = logging.getLogger(__name__)
 #: Set on a wrapped ``emit`` (and on the subclass hook), so each is wrapped once.

@@ -35,8 +35,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_context.conf import ConfigurationError, get_config, startup_option
 from otel_context.sampling import sampler_from_env
-from otel_context.scope import set_unexported
 from otel_context.sdk.providers import HTTP_PROTOBUF, configure_providers
+from otel_context.trace_fields import set_unexported
 from otel_context.trace_keeping import warn_if_unkept
 
 # The logger keeps the name it had before the code moved here: filters on it still apply.

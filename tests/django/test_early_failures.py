@@ -19,7 +19,7 @@ from opentelemetry import context as otel_context
 
 from otel_context import OTelContextFilter
 from otel_context.django import hooks
-from otel_context.scope import mark_rejected
+from otel_context.ended import mark_rejected
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
