@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from opentelemetry import context as context_api
 from opentelemetry import trace
 
-from otel_context import flight_recorder
+from otel_context import flight_recorder, task_carrier
 from otel_context.held_records import HeldHandler
 from tests.test_flight_recorder import (
     DROPPED_AT_HALF,
@@ -77,6 +78,28 @@ class TestHeldHandler:
         assert target.seen == []
         end(request_scope, 500)
         assert target.seen == [("a x", True, "error"), ("b", True, "error")]
+
+    @pytest.mark.parametrize(("fails", "seen"), [(False, []), (True, [("task", True, "error")])])
+    def test_a_task_holds_its_records_as_a_request_does(
+        self, target: Kept, *, fails: bool, seen: list[tuple[str, object, object]]
+    ) -> None:
+        """A task of a sampled-out trace (``task_carrier.restore``): held, written if it raised."""
+        holding()
+        flags = trace.TraceFlags(trace.TraceFlags.DEFAULT)
+        unsampled = trace.NonRecordingSpan(
+            trace.SpanContext(DROPPED_AT_HALF, 0xF067AA0BA902B7, False, flags)
+        )
+        with trace.use_span(unsampled):
+            carrier = task_carrier.capture()
+
+        def body() -> None:
+            log().info("task")
+            if fails:
+                raise LookupError
+
+        with contextlib.suppress(LookupError), task_carrier.restore(carrier):
+            body()
+        assert target.seen == seen
 
     def test_an_error_record_writes_them_first(self, target: Kept, request_scope: Any) -> None:
         """Held records go before the ERROR record; later ones go through as they come."""
