@@ -112,7 +112,8 @@ def _setup_worker(**kwargs: Any) -> None:
             otel_context.LogSamplingProcessor(),  # off unless OTEL_CONTEXT_UNSAMPLED_LOG_RATIO
             structlog.stdlib.add_log_level,
             otel_context.StructlogOTelProcessor(),
-            structlog.processors.JSONRenderer(),
+            # holds nothing unless OTEL_CONTEXT_HOLD_LINES (tests/integration/test_celery_held.py)
+            otel_context.FlightRecorder(structlog.processors.JSONRenderer()),
         ],
         logger_factory=structlog.WriteLoggerFactory(
             file=open_line_file(os.environ["OTEL_CONTEXT_TEST_LOG_FILE"])  # type: ignore[arg-type]
