@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+import otel_context
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -24,3 +28,16 @@ def logger_to(name: str, handler: logging.Handler) -> Iterator[logging.Logger]:
         logger.removeHandler(handler)
         logger.setLevel(level)
         logger.propagate = propagate
+
+
+def holding_logger(lines: list[dict[str, Any]]) -> Any:
+    """A structlog logger that samples, adds the ids and holds (``FlightRecorder``): each line
+    written, at once or when its held lines are, is appended to *lines* as its event dict."""
+    return structlog.wrap_logger(
+        structlog.testing.CapturingLogger(),
+        processors=[
+            otel_context.LogSamplingProcessor(),
+            otel_context.StructlogOTelProcessor(),
+            otel_context.FlightRecorder(lambda _l, _m, event: lines.append(event) or ""),
+        ],
+    )

@@ -18,22 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_state_passes_the_worker_s_check() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks._instr_marked_worker",
-            "otel_context",
-            "1",
-            "2",
-            *STATES,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _worker("benchmarks._instr_marked_worker", "otel_context", "1", "2", *STATES)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -65,21 +50,18 @@ def test_every_rule_taken_out_still_passes_the_check_and_is_put_back() -> None:
         for _, swaps in RULES.values()
         for owner, name, _ in swaps
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks._rule_costs_worker",
-            "1",
-            "2",
-            "otel_context",
-            *(f"otel_context+{rule}" for rule in RULES),
-            "derived",
-        ],
+    blocks = ["otel_context", *(f"otel_context+{rule}" for rule in RULES), "derived"]
+    done = _worker("benchmarks._rule_costs_worker", "1", "2", *blocks)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _worker(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a benchmark worker (without callgrind) from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert done.returncode == 0, done.stderr[-3000:]

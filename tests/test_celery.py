@@ -32,6 +32,7 @@ from otel_context import conf, flight_recorder
 from otel_context import task_carrier as tasks
 from otel_context.propagation import parse_baggage
 from otel_context.scope import RequestScope, scoped
+from tests._logging import holding_logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -255,14 +256,7 @@ class TestWorker:
         """HOLD_LINES: a task's dropped chatter is written if it failed, retried or was slow."""
         conf.configure(hold_lines=True, unsampled_log_ratio=0, hold_slow_ms=50)
         lines: list[dict[str, Any]] = []
-        logger = structlog.wrap_logger(
-            structlog.testing.CapturingLogger(),
-            processors=[
-                otel_context.LogSamplingProcessor(),
-                otel_context.StructlogOTelProcessor(),
-                otel_context.FlightRecorder(lambda _l, _m, event: lines.append(event) or ""),
-            ],
-        )
+        logger = holding_logger(lines)
 
         def body() -> None:
             logger.info("step", outcome=outcome)

@@ -22,6 +22,7 @@ from otel_context import conf
 from otel_context import task_carrier as tasks
 from otel_context.propagation import parse_baggage
 from otel_context.scope import RequestScope, scoped
+from tests._logging import holding_logger
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -216,14 +217,7 @@ class TestRestore:
         with producer.start_as_current_span("GET /") as span, scoped(RequestScope(span), **IDS):
             carrier = tasks.capture()
         lines: list[dict[str, Any]] = []
-        logger = structlog.wrap_logger(
-            structlog.testing.CapturingLogger(),
-            processors=[
-                otel_context.LogSamplingProcessor(),
-                otel_context.StructlogOTelProcessor(),
-                otel_context.FlightRecorder(lambda _l, _m, event: lines.append(event) or ""),
-            ],
-        )
+        logger = holding_logger(lines)
 
         def body() -> None:
             logger.info("step")
