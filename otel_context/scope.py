@@ -91,6 +91,10 @@ class RequestScope:
     Args:
         span: The span the identifiers are written to as attributes, if any.
         span_attributes: Whether the identifiers are written as attributes on *span*.
+        first: One identifier, ``(key, value)``, bound from the start as :meth:`bind` would
+            bind it for the application: *value* is a non-empty string of at most
+            :data:`MAX_VALUE_LENGTH` characters. For a *settle_at_end* scope: its span gets
+            the id when it is settled, as it gets every other.
         settle_at_end: Whether they are written once, when the request ends
             (:func:`otel_context.request.settle_span`), rather than by every :meth:`bind`
             before that. A request adapter whose end always runs while the span is open sets
@@ -121,9 +125,13 @@ class RequestScope:
         span_attributes: bool = True,
         keys: frozenset[str] = attributes.SERVER_OWNED,
         settle_at_end: bool = False,
+        first: tuple[str, str] | None = None,
     ) -> None:
-        self._ids: dict[str, str] = {}
-        self._ranks: dict[str, int] = {}  # key -> who bound it
+        # *first*: one id bound as the application's from the start, (key, value) with value
+        # a string of at most MAX_VALUE_LENGTH characters: what bind() would store for it,
+        # without a bind's lock and loop (a request's correlation id, per request).
+        self._ids: dict[str, str] = {} if first is None else {first[0]: first[1]}
+        self._ranks: dict[str, int] = {} if first is None else {first[0]: APP}  # key -> who
         self._lock = threading.Lock()
         #: What the log processors add, per span and version: see :meth:`cached`.
         self._cache: Cache | None = None

@@ -203,6 +203,18 @@ class TestPrecedence:
         scope.bind({"project.id": "r"}, RESOLVER)
         assert scope.identifiers()["project.id"] == "r"  # unbound: any source may bind again
 
+    def test_the_first_id_is_bound_as_the_applications(self) -> None:
+        """``first``: ranked as an application bind, replaced by one, kept from the others."""
+        scope = RequestScope(first=("correlation.id", "c"))
+        assert scope.identifiers() == {"correlation.id": "c"}
+        scope.bind({"correlation.id": "up", "user.id": "u"}, UPSTREAM)
+        scope.bind({"correlation.id": "url"}, URL)
+        assert scope.identifiers() == {"correlation.id": "c", "user.id": "u"}
+        scope.bind({"correlation__id": "app"})
+        assert scope.identifiers()["correlation.id"] == "app"
+        scope.bind({"correlation.id": None})
+        assert scope.identifiers() == {"user.id": "u"}
+
     def test_the_span_keeps_the_winner(self, tracer: trace.Tracer) -> None:
         """A refused bind writes no span attribute either."""
         with tracer.start_as_current_span("a") as span:
