@@ -119,6 +119,14 @@ TRACE_STATE_ENTRIES: Final = PrivateName(
     "otel_context.tracestate: validated Level 2 entries set without the SDK's Level 1 check",
     on_instance=True,
 )
+ATTRIBUTES_DICT: Final = PrivateName(
+    API,
+    "opentelemetry.attributes",
+    "BoundedAttributes._dict",
+    "otel_context.request.settle_span: the SDK span's attributes (its _attributes) read back "
+    "as a dict, once a request; the public mapping is read where it is missing",
+    on_instance=True,
+)
 #: The logs signal is still ``_logs`` in the API and the SDK: its whole public surface is
 #: private by name. otel_context imports these from there (log_records and sdk).
 LOGS_API: Final = PrivateName(
@@ -156,6 +164,8 @@ LOGS_SDK_EXPORTER: Final = PrivateName(
     "otel_context.sdk (annotations)",
 )
 
+#: Read where they are, the public API where they are not: not required at start-up.
+OPTIONAL: Final = (ATTRIBUTES_DICT,)
 #: Every private name otel_context reads, by the part of otel_context that needs it.
 CORE: Final = (
     SPAN_KEY,
@@ -177,7 +187,7 @@ DJANGO_NAMES: Final = (
 )
 FLASK_NAMES: Final = (FLASK_SPAN_KEY, FLASK_ACTIVATION_KEY, FLASK_BEFORE_REQUEST, FLASK_TEARDOWN)
 TYPING: Final = (LOGS_LOGGER, LOGS_PROVIDER, LOGS_SDK_RECORD, LOGS_SDK_EXPORTER)
-ALL: Final = CORE + DJANGO_NAMES + FLASK_NAMES + TYPING
+ALL: Final = CORE + DJANGO_NAMES + FLASK_NAMES + TYPING + OPTIONAL
 
 
 class MissingPrivateNameError(ImportError):

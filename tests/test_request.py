@@ -12,6 +12,29 @@ from otel_context.request import Request, settle_span
 from otel_context.scope import RequestScope
 
 
+class _OtherSdkSpan(trace.NonRecordingSpan):
+    """A recording span of another SDK: public ``attributes`` (counted), no ``_attributes``."""
+
+    def __init__(self, context: trace.SpanContext) -> None:
+        super().__init__(context)
+        self._values: dict[str, Any] = {}
+        self.reads = 0
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        self.reads += 1
+        return self._values
+
+    def is_recording(self) -> bool:
+        return True
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def set_attributes(self, attributes: Any) -> None:
+        self._values.update(attributes)
+
+
 class TestSettleSpan:
     def test_bound_ids_win_over_attributes_the_app_set(self, tracer: trace.Tracer) -> None:
         """organisation.id set by the app (an int, another value) is written back as bound."""
@@ -34,6 +57,17 @@ class TestSettleSpan:
             "http.status_code": 200,
             "project.id": "p",
         }
+
+    def test_another_sdks_span_is_read_through_its_public_mapping(self) -> None:
+        """A span without the SDK's private dict: its ``attributes`` mapping is read instead."""
+        span = _OtherSdkSpan(trace.INVALID_SPAN_CONTEXT)
+        span.set_attributes({"tenant.id": 3, "user.id": 4, "http.status_code": 200})
+        scope = RequestScope(span)
+        scope.keys = frozenset({"tenant.id"})
+        scope.bind({"user.id": "u"})
+        settle_span(scope)
+        assert span.reads == 1
+        assert span.attributes == {"tenant.id": "3", "user.id": "u", "http.status_code": 200}
 
     def test_span_attributes_off_or_span_not_recording(self, tracer: trace.Tracer) -> None:
         """SPAN_ATTRIBUTES off, an ended span or no span: the span is left alone."""
