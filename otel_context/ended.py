@@ -9,19 +9,27 @@ request (``record.request``). The request object keeps what its lines need for t
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from otel_context import attributes
 from otel_context.scope import RequestScope
-from otel_context.trace_fields import Fields, span_fields
 
-#: Where a framework's request object keeps ``(scope, server span)`` once its scope ended.
+if TYPE_CHECKING:
+    from otel_context.trace_fields import Fields
+
+#: Where a framework's request object keeps ``(scope, trace fields)`` once its scope ended.
 ENDED_ATTR: Final = "_otel_context_ended"
 
 
 def mark_ended(request: object, scope: RequestScope, span: object) -> None:
-    """Remember on *request* the scope and span it ended with, for :func:`ended_fields`."""
-    request.__dict__[ENDED_ATTR] = (scope, span)
+    """Remember on *request* the scope it ended with and *span*'s trace fields.
+
+    Not the span: Django's request is a reference cycle, freed by the garbage collector, and a
+    span kept on it would wait for that with all it holds (18 objects a request more for the
+    collector, counted with ``gc.DEBUG_SAVEALL``), where the middleware's last reference frees
+    it at once. The fields are usually the ones the request's first log event built.
+    """
+    request.__dict__[ENDED_ATTR] = (scope, scope.trace_fields(span))
 
 
 #: Where a framework's request object keeps the correlation id of a request rejected before
@@ -45,13 +53,16 @@ def ended_fields(request: object) -> Fields | None:
     """
     values = getattr(request, "__dict__", {})
     ended = values.get(ENDED_ATTR)
-    if not isinstance(ended, tuple) or len(ended) != 2 or type(ended[0]) is not RequestScope:
+    if (
+        not isinstance(ended, tuple)
+        or len(ended) != 2
+        or type(ended[0]) is not RequestScope
+        or type(ended[1]) is not dict
+    ):
         rejected = values.get(REJECTED_ATTR)
         return {attributes.CORRELATION_ID: rejected} if type(rejected) is str else None
-    scope, span = ended
-    fields = span_fields(span)
-    fields.update(scope.bound())  # a closed scope keeps its ids
-    return fields
+    scope, trace_fields = ended
+    return {**trace_fields, **scope.bound()}  # a closed scope keeps its ids
 
 
 def record_fields(record: object) -> Fields | None:

@@ -294,6 +294,11 @@ class RequestScope:
             lock.release()
         return cache
 
+    def trace_fields(self, span: object) -> Fields:
+        """:func:`span_fields` of *span*, the cached ones if an event built them (not a copy)."""
+        trace_fields = self._trace
+        return trace_fields[1] if trace_fields[0] is span else span_fields(span)
+
     def fields(self, span: object) -> tuple[Fields, frozenset[str]]:
         """Trace fields for *span* plus the identifiers, and their ``__`` aliases (cached)."""
         cache = self.cached(span)

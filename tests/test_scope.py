@@ -121,10 +121,31 @@ class TestEndedFields:
             "correlation.id": "c-1",
             "user.id": "4",
         }
+        assert not any(isinstance(kept, trace.Span) for kept in request.__dict__[ENDED_ATTR])
+
+    def test_the_fields_an_event_built_are_reused(self, tracer: trace.Tracer) -> None:
+        """The scope's cached trace fields, as the request's events had them, not recomputed."""
+        with tracer.start_as_current_span("a") as span:
+            scope = RequestScope(span)
+            built = scope.cache_for(span)[2]
+        request = _Request()
+        mark_ended(request, scope, span)
+        assert request.__dict__[ENDED_ATTR][1] == {
+            key: built[key] for key in ("trace_id", "span_id", "trace_sampled")
+        }
+        assert ended_fields(request) == built
 
     @pytest.mark.parametrize(
         "value",
-        [None, "scope", (), ("not a scope", None), (RequestScope(),), [RequestScope(), None]],
+        [
+            None,
+            "scope",
+            (),
+            ("not a scope", None),
+            (RequestScope(),),
+            [RequestScope(), None],
+            (RequestScope(), None),
+        ],
     )
     def test_anything_else_gives_none(self, value: object) -> None:
         """Unmarked, or marked with something that is not (scope, span): nothing, no error."""
