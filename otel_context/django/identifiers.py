@@ -188,12 +188,15 @@ class DjangoIdentifiers:
         user = state.get("user")
         if user is not self._lazy:  # a new request.user: hook its load, if it is lazy
             self._lazy, self._poll = user, None
-            lazy = lazy_state(user)
-            if lazy is not None and lazy.get("_wrapped", empty) is empty:
-                self._hook(lazy, state)
-                # not loaded: what loaded_user() gives then, without looking at it again
-                self.principal(state.get(AUSER_ATTR), state.get("auth"))
-                return
+            if isinstance(user, LazyObject):  # lazy_state(), inlined: once a request
+                lazy: dict[str, Any] = object.__getattribute__(user, "__dict__")
+                if lazy.get("_wrapped", empty) is empty:
+                    self._hook(lazy, state)
+                    # not loaded: what loaded_user() gives then, without looking at it again
+                    user, auth = state.get(AUSER_ATTR), state.get("auth")
+                    if user is not self._user or auth is not self._auth:  # as principal()
+                        self.principal(user, auth)
+                    return
         self.principal(loaded_user(self.request), state.get("auth"))
 
     def _hook(self, lazy: dict[str, Any], state: dict[str, Any]) -> None:
@@ -234,16 +237,18 @@ class DjangoIdentifiers:
     def on_view(self, view_kwargs: Mapping[str, Any]) -> None:
         """After routing: bind URL-kwarg ids and run the resolvers.
 
-        The principal known now is taken in first: only one that appears later (DRF
-        authenticates inside the view) runs the resolvers that found nothing once more.
+        With resolvers, the principal known now is taken in first: only one that appears
+        later (DRF authenticates inside the view) runs the resolvers that found nothing once
+        more. Without, the request's next log event (or anything else that reads its ids)
+        takes it in: each reads them through the scope's refresh.
         """
-        self()
         url_ids = from_url_kwargs(view_kwargs, self._url_rules()) if view_kwargs else {}
         resolvers = self.config.resolvers
         if not resolvers:  # the common set-up: URL ids only
             if url_ids:
                 self.scope.bind(url_ids, URL)
             return
+        self()
         resolved = self._resolve(tuple(resolvers))
         self._retry = tuple(name for name, value in resolved.items() if value is None)
         bind_derived(self.scope, url_ids, resolved, resolvers.over_url)
