@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Final
 import otel_context.django.hooks as django_hooks
 import otel_context.request as lifecycle
 from otel_context.django.identifiers import URL, DjangoIdentifiers, from_url_kwargs
-from otel_context.request import Request
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -40,10 +39,6 @@ def _settle_without_reading(scope: RequestScope, ids: dict[str, str] | None = No
     span = scope.span
     if span is not None and scope.span_attributes and span.is_recording() and ids:
         span.set_attributes(ids)
-
-
-def _always_echo(self: Request, config: Any, response_header: Any) -> tuple[str, str]:
-    return self.response_header(config)
 
 
 #: rule -> what it is, and the (owner, name, replacement) swaps that take it out.
@@ -73,10 +68,7 @@ RULES: Final[dict[str, tuple[str, tuple[tuple[object, str, object], ...]]]] = {
     ),
     "app_header": (
         "a correlation header the application set is left as it is",
-        (
-            (Request, "echo", _always_echo),
-            (django_hooks, "header_getter", lambda response: None),
-        ),
+        ((django_hooks, "header_value", lambda response, name: None),),
     ),
     "route_rules": (
         "route-scoped `URL_KWARGS` rules",

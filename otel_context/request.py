@@ -9,11 +9,11 @@ between the two knows nothing of the framework.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
@@ -47,9 +47,12 @@ _NONE = InboundBaggage()  # read-only: what a request without inbound baggage br
 HeaderGetter = Callable[[str], "str | None"]
 
 
-@dataclass(slots=True)
-class Request:
-    """One request's scope, its context token and its correlation id."""
+class Request(NamedTuple):
+    """One request's scope, its context token and its correlation id.
+
+    A named tuple: :func:`begin` makes one without running Python code (:data:`_new_request`),
+    where a dataclass's ``__init__`` is a Python call, once a request.
+    """
 
     scope: RequestScope
     token: Token[Context]
@@ -84,12 +87,20 @@ class Request:
         present = response_header(name)
         if present is None:
             return name, value
+        self.keep(present)
+        return None
+
+    def keep(self, present: str) -> None:
+        """The application set the correlation header to *present*: it stays (see :meth:`echo`).
+
+        Recorded on the span as ``correlation.response_id`` if it differs from the request's
+        correlation id and passes the inbound validation.
+        """
         span = self.scope.span
-        if present != value and span is not None and self.scope.span_attributes:
+        if present != self.correlation_id and span is not None and self.scope.span_attributes:
             accepted = correlation.accept(present)
             if accepted is not None and span.is_recording():
                 span.set_attribute(CORRELATION_RESPONSE_ID, accepted)
-        return None
 
 
 def begin(
@@ -143,7 +154,11 @@ def begin(
     if (inbound.dropped or over_limit) and span.is_recording():
         count_inbound_cut(span, inbound.dropped, over_limit)
     token = otel_context.attach(request_context(context, cid, scope))
-    return Request(scope, token, cid, header)
+    return _new_request((scope, token, cid, header))  # Request(scope, token, cid, header)
+
+
+#: ``Request(*fields)`` from a tuple of its fields, without the named tuple's Python ``__new__``.
+_new_request: Final = functools.partial(tuple.__new__, Request)
 
 
 def request_context(context: Context, correlation_id: str, scope: RequestScope) -> Context:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from django.http import HttpResponse
 from opentelemetry import context as otel_context
@@ -31,7 +30,7 @@ from otel_context.ended import REJECTED_ATTR, ended_fields, mark_ended, mark_rej
 from otel_context.flight_recorder import held_lines
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from django.http import HttpRequest, HttpResponseBase
     from opentelemetry.trace import Span
@@ -44,12 +43,18 @@ CORRELATION_ATTR = "_otel_context_correlation"
 CLIENT_CLOSED_REQUEST = 499
 
 
-@dataclass(slots=True)
-class RequestState:
-    """What ``request_hook`` leaves on the request for the middleware and ``response_hook``."""
+class RequestState(NamedTuple):
+    """What ``request_hook`` leaves on the request for the middleware and ``response_hook``.
+
+    A named tuple, made without running Python code (:data:`_new_state`), once a request.
+    """
 
     request: lifecycle.Request
     identifiers: DjangoIdentifiers
+
+
+#: ``RequestState(*fields)`` from a tuple of its fields, without the Python ``__new__``.
+_new_state: Final = functools.partial(tuple.__new__, RequestState)
 
 
 def request_state(request: HttpRequest) -> RequestState | None:
@@ -106,21 +111,18 @@ def establish_correlation_id(request: HttpRequest) -> None:
         _logger.exception("otel_context: deriving the correlation id failed")
 
 
-def header_getter(response: HttpResponseBase) -> Callable[[str], str | None]:
-    """Reads a header *response* already has (``None`` if absent), as ``response.get`` does.
+def header_value(response: HttpResponseBase, name: str) -> str | None:
+    """The value of header *name* that *response* already has (``None`` if absent).
 
-    Django's ``get`` answers an absent header (the common case) with a ``KeyError`` raised and
-    caught in Python; its case-insensitive store is read directly when it has the known shape.
+    Django's ``response.get`` answers an absent header (the common case) with a ``KeyError``
+    raised and caught in Python; its case-insensitive store is read directly when it has the
+    known shape.
     """
     store = getattr(getattr(response, "headers", None), "_store", None)
     if type(store) is not dict:
-        return response.get
-
-    def get(name: str) -> str | None:
-        found = store.get(name.lower())
-        return found[1] if type(found) is tuple else None
-
-    return get
+        return response.get(name)
+    found = store.get(name.lower())
+    return found[1] if type(found) is tuple else None
 
 
 def echo_if_rejected(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
@@ -169,7 +171,7 @@ def request_hook(span: Span, request: HttpRequest) -> None:
         begun.scope.refresh = identifiers.__call__  # a bound method: cheaper to call per event
         if config.hold_lines:
             begun.scope.held = held_lines(span, config)
-        request.__dict__[STATE_ATTR] = RequestState(begun, identifiers)
+        request.__dict__[STATE_ATTR] = _new_state((begun, identifiers))
     except Exception:
         _logger.exception("otel_context: request_hook failed; this request has no identifiers")
 
@@ -189,9 +191,12 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
         scope = state.request.scope
         lifecycle.settle_span(scope, scope.identifiers(settling=True))
         config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
-        echo = state.request.echo(config, header_getter(response))
-        if echo is not None:  # a correlation header the app set is left as it is
-            response[echo[0]] = echo[1]
+        name, value = state.request.response_header(config)  # Request.echo(), inlined
+        present = header_value(response, name)
+        if present is None:
+            response[name] = value
+        else:  # a correlation header the app set is left as it is
+            state.request.keep(present)
         if config.trace_response_header:
             add_trace_response_header(span, response, config.trace_response_header)
         if wants_hand_over(response):
@@ -200,10 +205,9 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
     except Exception:
         _logger.exception("otel_context: response_hook failed")
     finally:
-        if handed_over:
-            otel_context.detach(state.request.token)  # the body's wrapper closes the scope
-        else:
-            lifecycle.end(state.request)
+        if not handed_over:  # else the body's wrapper closes the scope
+            state.request.scope.close()  # lifecycle.end(), inlined: per request
+        otel_context.detach(state.request.token)
 
 
 def finish_abandoned(middleware: Any, request: HttpRequest, error: BaseException) -> None:
