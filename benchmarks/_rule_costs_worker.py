@@ -36,7 +36,7 @@ def main(argv: Sequence[str]) -> int:
         raise SystemExit(msg)
     warmup, count, blocks = int(argv[0]), int(argv[1]), argv[2:]
     spec = Setup.parse("otel_context")
-    handler, provider, exporter = worker.setup(spec)
+    handler, provider, exporter = worker.setup(spec, flush_only=True)
     if provider is None:
         msg = "otel_context's configuration has no provider"
         raise SystemExit(msg)
