@@ -270,25 +270,21 @@ class RequestScope:
         if cache is not None and cache[0] is span and cache[1] == self.version:
             return cache
         lock = self._lock
-        lock.acquire()  # a bind() in another thread must not change _ids under us
+        lock.acquire()  # no bind() or close() in another thread comes in between: one hold
         try:
-            version, ids = self.version, dict(self._ids)
-        finally:
-            lock.release()
-        trace_fields = self._trace
-        if trace_fields[0] is not span:  # once per span: a late bind reuses them
-            trace_fields = self._trace = (span, span_fields(span))
-        fields = {**trace_fields[1], **ids}
-        if _STANDARD_GUARD.issuperset(fields) and attributes.SERVER_OWNED.issuperset(self.keys):
-            aliases, guard = STANDARD_ALIASES, _STANDARD_GUARD
-        else:
-            names = self.keys.union(ids)
-            aliases = STANDARD_ALIASES.union([key.replace(".", "__") for key in names])
-            guard = aliases.union(fields, names)
-        cache = (span, version, fields, aliases, guard)
-        lock.acquire()  # kept only if no bind() or close() came meanwhile
-        try:
-            if version == self.version and not self.closed:
+            trace_fields = self._trace
+            if trace_fields[0] is not span:  # once per span: a late bind reuses them
+                trace_fields = self._trace = (span, span_fields(span))
+            ids = self._ids
+            fields = {**trace_fields[1], **ids}
+            if _STANDARD_GUARD.issuperset(fields) and attributes.SERVER_OWNED.issuperset(self.keys):
+                aliases, guard = STANDARD_ALIASES, _STANDARD_GUARD
+            else:
+                names = self.keys.union(ids)
+                aliases = STANDARD_ALIASES.union([key.replace(".", "__") for key in names])
+                guard = aliases.union(fields, names)
+            cache = (span, self.version, fields, aliases, guard)
+            if not self.closed:  # a closed scope keeps no cache
                 self._cache = cache
         finally:
             lock.release()
