@@ -2,8 +2,12 @@
 
 Two processes of the same configuration differ by a few per cent, more than some pieces
 cost; within one process they can be compared precisely. A *state* names the pieces that are
-on; everything else is as ``DjangoInstrumentor`` alone would run it. What cannot be taken out
-of a built handler stays: ``IdentifiersMiddleware.__call__`` (a pass-through) in the chain.
+on; everything else is as ``DjangoInstrumentor`` alone would run it: the handler runs a
+middleware chain built without otel_context's middleware (``CorrelationMiddleware`` comes with
+the hooks, ``IdentifiersMiddleware`` with the middleware piece), the instrumentation's
+middleware without otel_context's guard around its ``__call__`` (with the hooks), and
+OpenTelemetry's own W3C propagators (otel_context's, with their limits and its inbound gate,
+with the propagator piece).
 """
 
 from __future__ import annotations
@@ -12,11 +16,16 @@ from random import getrandbits
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import structlog
+from django.conf import settings
 from opentelemetry import baggage, context, propagate
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace import get_current_span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from otel_context import StructlogOTelProcessor
-from otel_context.django.middleware import IdentifiersMiddleware
+from otel_context.django.middleware import CORRELATION_PATH
+from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
 from otel_context.processors import _SPAN_KEY, _current_context
 
 if TYPE_CHECKING:
@@ -156,6 +165,15 @@ def derived_response_hook(span: Span, request: HttpRequest, response: HttpRespon
         context.detach(token)
 
 
+#: What ``BaseHandler.load_middleware()`` sets on the handler.
+_CHAIN_ATTRIBUTES: Final = (
+    "_middleware_chain",
+    "_view_middleware",
+    "_template_response_middleware",
+    "_exception_middleware",
+)
+
+
 class Toggles:
     """Switches otel_context's pieces in a running process, between requests."""
 
@@ -164,12 +182,21 @@ class Toggles:
             _DjangoMiddleware,
         )
 
+        self._handler = handler
         self._otel_middleware: Any = _DjangoMiddleware
         self._hooks = (_DjangoMiddleware._otel_request_hook, _DjangoMiddleware._otel_response_hook)
-        self._view_list: list[Any] = handler._view_middleware  # type: ignore[attr-defined]
-        self._view = next(m for m in self._view_list if _is_ours(m))
+        guarded = _DjangoMiddleware.__call__
+        self._calls = (getattr(guarded, "__wrapped__", guarded), guarded)  # (without, with)
+        #: (CorrelationMiddleware, IdentifiersMiddleware) -> the handler's chain and lists.
+        self._chains = {
+            (correlation, identifiers): self._build(
+                handler, correlation=correlation, identifiers=identifiers
+            )
+            for correlation in (False, True)
+            for identifiers in (False, True)
+        }
         self._textmap = propagate.get_global_textmap()
-        self._inner = self._textmap.inner  # type: ignore[attr-defined]
+        self._w3c = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
         self._processors: list[Processor] = structlog.get_config()["processors"]
         self._slot = next(
             i for i, p in enumerate(self._processors) if isinstance(p, StructlogOTelProcessor)
@@ -179,6 +206,20 @@ class Toggles:
             "floor": floor,
             "derived": cast("Processor", derived_processor),
         }
+
+    @staticmethod
+    def _build(handler: WSGIHandler, *, correlation: bool, identifiers: bool) -> tuple[Any, ...]:
+        """The handler's middleware with or without each of otel_context's two (then put back)."""
+        full = list(settings.MIDDLEWARE)
+        left_out = {CORRELATION_PATH} if not correlation else set()
+        left_out |= {MIDDLEWARE_PATH} if not identifiers else set()
+        settings.MIDDLEWARE = [path for path in full if path not in left_out]
+        try:
+            handler.load_middleware()
+            return tuple(getattr(handler, name) for name in _CHAIN_ATTRIBUTES)
+        finally:
+            settings.MIDDLEWARE = full
+            handler.load_middleware()
 
     def apply(self, pieces: frozenset[str]) -> None:
         """Turn on exactly *pieces*."""
@@ -190,15 +231,15 @@ class Toggles:
         elif "derived" in pieces:
             hooks = (derived_request_hook, derived_response_hook)
         self._otel_middleware._otel_request_hook, self._otel_middleware._otel_response_hook = hooks
-        propagate.set_global_textmap(self._textmap if "propagator" in pieces else self._inner)
-        if "middleware" in pieces and self._view not in self._view_list:
-            self._view_list.insert(0, self._view)
-        if "middleware" not in pieces and self._view in self._view_list:
-            self._view_list.remove(self._view)
-        if "derived" in pieces and derived_process_view not in self._view_list:
-            self._view_list.insert(0, derived_process_view)
-        if "derived" not in pieces and derived_process_view in self._view_list:
-            self._view_list.remove(derived_process_view)
+        self._otel_middleware.__call__ = self._calls["hooks" in pieces]
+        propagate.set_global_textmap(self._textmap if "propagator" in pieces else self._w3c)
+        chain = self._chains["hooks" in pieces, "middleware" in pieces]
+        for name, value in zip(_CHAIN_ATTRIBUTES, chain, strict=True):
+            setattr(self._handler, name, value)
+        views: list[Any] = list(self._handler._view_middleware)  # type: ignore[attr-defined]
+        if "derived" in pieces:
+            views.insert(0, derived_process_view)
+        self._handler._view_middleware = views  # type: ignore[attr-defined]
         self._set_processor(pieces)
 
     def _set_processor(self, pieces: frozenset[str]) -> None:
@@ -208,10 +249,6 @@ class Toggles:
             del self._processors[self._slot]
         if chosen:
             self._processors.insert(self._slot, chosen[0])
-
-
-def _is_ours(method: Any) -> bool:
-    return isinstance(getattr(method, "__self__", None), IdentifiersMiddleware)
 
 
 def expected(pieces: frozenset[str], span_ids: dict[str, str], cid: str | None) -> dict[str, Any]:

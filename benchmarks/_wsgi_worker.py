@@ -13,6 +13,7 @@ STATEs (``benchmarks._toggles``) it will be asked for; it checks each, and a lin
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -249,14 +250,32 @@ def _captured_request(
 def check_states(
     toggles: Toggles, names: Sequence[str], handler: WSGIHandler, provider: Any, exporter: Any
 ) -> list[str]:
-    """Apply each state once and check one request in it."""
+    """Apply each state once and check one request in it.
+
+    A state without otel_context's pieces (DjangoInstrumentor alone, the floors) must run none
+    of otel_context's code: its Python functions called in the request are a problem.
+    """
     found: list[str] = []
     for name in names:
         pieces = STATES[name]
         toggles.apply(pieces)
-        view, cid, span = _captured_request(handler, provider, exporter)
+        ran: set[str] = set()
+        watch = not pieces & {"propagator", "hooks", "middleware", "processor"}
+        if watch:
+            sys.setprofile(functools.partial(_note_ours, ran))
+        try:
+            view, cid, span = _captured_request(handler, provider, exporter)
+        finally:
+            sys.setprofile(None)
         found += [f"{name}: {problem}" for problem in problems(pieces, view, cid, span)]
+        found += [f"{name}: otel_context ran {function}" for function in sorted(ran)]
     return found
+
+
+def _note_ours(ran: set[str], frame: Any, event: str, arg: object) -> None:
+    """A profile function: note each of otel_context's Python functions called."""
+    if event == "call" and frame.f_globals.get("__name__", "").startswith("otel_context"):
+        ran.add(f"{frame.f_globals['__name__']}.{frame.f_code.co_name}")
 
 
 def serve(handler: WSGIHandler, lines: Iterable[str], toggles: Toggles | None) -> int:
