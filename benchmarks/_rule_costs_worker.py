@@ -3,7 +3,8 @@
 Run under ``valgrind --tool=callgrind --dump-before=os_getppid`` as ``python -m
 benchmarks._rule_costs_worker WARMUP N BLOCK...``. A block is a state of figure C′
 (``benchmarks._toggles.STATES``), then ``+rule`` for each rule of
-``benchmarks._rule_costs.RULES`` taken out: ``otel_context+user+streaming``. Like
+``benchmarks._rule_costs.RULES`` taken out or part of ``benchmarks._toggles.PARTS`` left out:
+``otel_context+user+guard``. Like
 ``benchmarks._instr_marked_worker``, it checks one request of every block first (the view's
 events carry the state's fields), then per block warms up, calls ``os.getppid()`` (the
 marker), runs N requests and calls it again. The span processor is flushed before each marker,
@@ -21,9 +22,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from benchmarks import _wsgi_worker as worker
-from benchmarks._rule_costs import Ablation
+from benchmarks._rule_costs import RULES, Ablation
 from benchmarks._site import Setup
-from benchmarks._toggles import STATES, Toggles
+from benchmarks._toggles import PARTS, STATES, Toggles
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,9 +47,11 @@ def main(argv: Sequence[str]) -> int:
         toggles = Toggles(handler, worker.add_floor_fields)
         found: list[str] = []
         for block in blocks:
-            state, *rules = block.split("+")
-            ablation.apply(rules)
-            checked = worker.check_states(toggles, [state], handler, provider, exporter)
+            state, swaps, parts = _parse(block)
+            ablation.apply(swaps)
+            checked = worker.check_states(
+                toggles, [state], handler, provider, exporter, left_out=parts
+            )
             found += [f"{block}: {problem}" for problem in checked]
         if found:
             print(f"blocks: {found}", file=sys.stderr)
@@ -57,9 +60,9 @@ def main(argv: Sequence[str]) -> int:
         gc.collect()  # as example/gunicorn.conf.py does after start-up: a full collection
         gc.freeze()  # then walks only what requests leave, not the set-up, in whichever block
         for block in blocks:
-            state, *rules = block.split("+")
-            ablation.apply(rules)
-            toggles.apply(STATES[state])
+            state, swaps, parts = _parse(block)
+            ablation.apply(swaps)
+            toggles.apply(STATES[state], parts)
             for _ in range(warmup):
                 worker.request(handler, environ)
             provider.force_flush()
@@ -70,6 +73,16 @@ def main(argv: Sequence[str]) -> int:
             os.getppid()  # the block ends here
         ablation.apply([])
     return 0
+
+
+def _parse(block: str) -> tuple[str, list[str], frozenset[str]]:
+    """``state+rule+...`` -> the state, the rules swapped out, the parts left out."""
+    state, *rules = block.split("+")
+    unknown = [rule for rule in rules if rule not in RULES and rule not in PARTS]
+    if unknown:
+        msg = f"{block}: unknown rules {unknown}"
+        raise SystemExit(msg)
+    return state, [rule for rule in rules if rule in RULES], frozenset(set(rules) & PARTS.keys())
 
 
 if __name__ == "__main__":

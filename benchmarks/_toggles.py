@@ -24,7 +24,7 @@ from opentelemetry.trace import get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from otel_context import StructlogOTelProcessor
-from otel_context.django.middleware import CORRELATION_PATH
+from otel_context.django.middleware import CORRELATION_PATH, IdentifiersMiddleware
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
 from otel_context.processors import _SPAN_KEY, _current_context
 
@@ -165,6 +165,14 @@ def derived_response_hook(span: Span, request: HttpRequest, response: HttpRespon
         context.detach(token)
 
 
+#: Parts of otel_context's pieces that figure C″ can leave out of a state (``Toggles.apply``).
+PARTS: Final = {
+    "correlation_middleware": "`CorrelationMiddleware`: the correlation id derived before the "
+    "instrumentation, for the echo on a request it rejects",
+    "guard": "the guard around the instrumentation's `__call__` that ends abandoned requests",
+    "w3c_limits": "otel_context's W3C propagators: the inbound limits and the `tracestate` check",
+    "middleware_layer": "`IdentifiersMiddleware`'s own layer in the middleware chain",
+}
 #: What ``BaseHandler.load_middleware()`` sets on the handler.
 _CHAIN_ATTRIBUTES: Final = (
     "_middleware_chain",
@@ -195,6 +203,11 @@ class Toggles:
             for correlation in (False, True)
             for identifiers in (False, True)
         }
+        full_views: list[Any] = handler._view_middleware  # type: ignore[attr-defined]
+        self._bare_view = full_views[-1]  # IdentifiersMiddleware's, after the instrumentation's
+        if not isinstance(getattr(self._bare_view, "__self__", None), IdentifiersMiddleware):
+            msg = f"the last view hook is not IdentifiersMiddleware's: {full_views}"
+            raise TypeError(msg)
         self._textmap = propagate.get_global_textmap()
         self._w3c = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
         self._processors: list[Processor] = structlog.get_config()["processors"]
@@ -221,8 +234,19 @@ class Toggles:
             settings.MIDDLEWARE = full
             handler.load_middleware()
 
-    def apply(self, pieces: frozenset[str]) -> None:
-        """Turn on exactly *pieces*."""
+    def apply(self, pieces: frozenset[str], left_out: frozenset[str] = frozenset()) -> None:
+        """Turn on exactly *pieces*, without the parts of them named in *left_out*.
+
+        *left_out* (figure C″'s structural rules, :data:`PARTS`): ``correlation_middleware``
+        (the hooks derive the correlation id themselves), ``guard``, ``w3c_limits``
+        (``IdentifierPropagator`` around OpenTelemetry's W3C propagators) and
+        ``middleware_layer`` (``IdentifiersMiddleware.process_view`` called by Django as a
+        bare view hook, as the derivation floor's is, without the middleware's own layer).
+        """
+        unknown = left_out - PARTS.keys()
+        if unknown:
+            msg = f"unknown parts {sorted(unknown)}; known: {sorted(PARTS)}"
+            raise ValueError(msg)
         hooks: tuple[Any, Any] = (None, None)
         if "hooks" in pieces:
             hooks = self._hooks
@@ -231,14 +255,22 @@ class Toggles:
         elif "derived" in pieces:
             hooks = (derived_request_hook, derived_response_hook)
         self._otel_middleware._otel_request_hook, self._otel_middleware._otel_response_hook = hooks
-        self._otel_middleware.__call__ = self._calls["hooks" in pieces]
-        propagate.set_global_textmap(self._textmap if "propagator" in pieces else self._w3c)
-        chain = self._chains["hooks" in pieces, "middleware" in pieces]
+        self._otel_middleware.__call__ = self._calls["hooks" in pieces and "guard" not in left_out]
+        textmap: Any = self._w3c
+        if "propagator" in pieces:
+            textmap = self._textmap
+            if "w3c_limits" in left_out:
+                textmap = type(self._textmap)(self._w3c)  # type: ignore[call-arg]
+        propagate.set_global_textmap(textmap)
+        layer = "middleware" in pieces and "middleware_layer" not in left_out
+        chain = self._chains["hooks" in pieces and "correlation_middleware" not in left_out, layer]
         for name, value in zip(_CHAIN_ATTRIBUTES, chain, strict=True):
             setattr(self._handler, name, value)
         views: list[Any] = list(self._handler._view_middleware)  # type: ignore[attr-defined]
         if "derived" in pieces:
             views.insert(0, derived_process_view)
+        if "middleware" in pieces and not layer:
+            views.append(self._bare_view)
         self._handler._view_middleware = views  # type: ignore[attr-defined]
         self._set_processor(pieces)
 

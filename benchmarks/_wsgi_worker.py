@@ -248,7 +248,13 @@ def _captured_request(
 
 
 def check_states(
-    toggles: Toggles, names: Sequence[str], handler: WSGIHandler, provider: Any, exporter: Any
+    toggles: Toggles,
+    names: Sequence[str],
+    handler: WSGIHandler,
+    provider: Any,
+    exporter: Any,
+    *,
+    left_out: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Apply each state once and check one request in it.
 
@@ -258,7 +264,7 @@ def check_states(
     found: list[str] = []
     for name in names:
         pieces = STATES[name]
-        toggles.apply(pieces)
+        toggles.apply(pieces, left_out)
         ran: set[str] = set()
         watch = not pieces & {"propagator", "hooks", "middleware", "processor"}
         if watch:

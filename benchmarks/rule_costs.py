@@ -3,8 +3,10 @@
 ``python -m benchmarks.rule_costs [N]`` from the repository root. One process
 (``benchmarks._rule_costs_worker``) counts blocks of N requests (default 200, after 20
 warm-up) in figure C′'s ``otel_context`` state, alternating with blocks that take one rule of
-``benchmarks._rule_costs.RULES`` out, then the derivation floor. A rule's cost is the mean of
-the two ``otel_context`` blocks around it minus its block, in instructions a request.
+``benchmarks._rule_costs.RULES`` out (or leave one part of ``benchmarks._toggles.PARTS`` out:
+otel_context's middleware layers, guard and propagators), then the derivation floor. A rule's
+cost is the mean of the two ``otel_context`` blocks around it minus its block, in
+instructions a request.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks._rule_costs import RULES
+from benchmarks._toggles import PARTS
 from benchmarks.event_instructions import segments
 
 BASE = "otel_context"
@@ -21,9 +24,9 @@ FLOOR = "derived"
 def blocks() -> list[str]:
     """``otel_context``, then each rule out between two ``otel_context`` blocks, the floors."""
     layout = [BASE]
-    for rule in RULES:
+    for rule in [*RULES, *PARTS]:
         layout += [f"{BASE}+{rule}", BASE]
-    return [*layout, f"{BASE}+{'+'.join(RULES)}", BASE, FLOOR, BASE]
+    return [*layout, f"{BASE}+{'+'.join([*RULES, *PARTS])}", BASE, FLOOR, BASE]
 
 
 def run(requests: int) -> dict[str, float]:
@@ -52,11 +55,8 @@ def main(argv: list[str]) -> int:
     print("| --- | --- | --- |")
     for block, cost in found.items():
         rule = block.removeprefix(f"{BASE}+")
-        label = (
-            RULES[rule][0]
-            if rule in RULES
-            else ("all of the above" if "+" in rule else "the derivation floor instead")
-        )
+        other = "all of the above" if "+" in rule else "the derivation floor instead"
+        label = RULES[rule][0] if rule in RULES else PARTS.get(rule, other)
         print(f"| {label} (`{rule}`) | {cost:+.1f} | {cost / base * 100:+.2f} % |")
     return 0
 

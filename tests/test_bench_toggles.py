@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from benchmarks._rule_costs import RULES, Ablation
-from benchmarks._toggles import STATES, expected
+from benchmarks._toggles import PARTS, STATES, expected
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +50,12 @@ def test_every_rule_taken_out_still_passes_the_check_and_is_put_back() -> None:
         for _, swaps in RULES.values()
         for owner, name, _ in swaps
     )
-    blocks = ["otel_context", *(f"otel_context+{rule}" for rule in RULES), "derived"]
+    blocks = [
+        "otel_context",
+        *(f"otel_context+{rule}" for rule in [*RULES, *PARTS]),
+        f"otel_context+{'+'.join(PARTS)}",
+        "derived",
+    ]
     done = _worker("benchmarks._rule_costs_worker", "1", "2", *blocks)
     assert done.returncode == 0, done.stderr[-3000:]
 
