@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -17,6 +18,7 @@ from otel_context.scope import (
     coerce,
     scoped,
 )
+from otel_context.stdlib import OTelContextFilter
 
 
 class TestBind:
@@ -155,6 +157,57 @@ class TestEndedFields:
         assert ended_fields(request) is None
         assert ended_fields(None) is None
         assert ended_fields(object()) is None
+
+
+class TestReentry:
+    def test_a_line_logged_while_a_bind_writes_the_span_reads_the_scope(self) -> None:
+        """A bind writes a span attribute and the span logs as it does (as the SDK warns of an
+        attribute over ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`` from 1.45); the record's
+        ``OTelContextFilter`` reads the scope in the same thread: no deadlock."""
+        records: list[logging.LogRecord] = []
+        handler = _Collect(records)
+        handler.addFilter(OTelContextFilter())
+        span_logger = logging.getLogger("tests.logging_span")
+        span_logger.addHandler(handler)
+        done = threading.Event()
+
+        def bind_in_a_scope() -> None:
+            span = _LoggingSpan(span_logger)
+            with trace.use_span(span), scoped(RequestScope(span)) as scope:
+                scope.bind({"user.id": "u-1"})
+                done.set()
+
+        worker = threading.Thread(target=bind_in_a_scope, daemon=True)
+        try:
+            worker.start()
+            worker.join(timeout=10)
+        finally:
+            span_logger.removeHandler(handler)
+        assert done.is_set(), "the bind never returned: the scope's lock was taken twice"
+        assert [(record.trace_id, record.user_id) for record in records] == [("1" * 32, "u-1")]
+
+
+class _LoggingSpan(trace.NonRecordingSpan):
+    """A recording span that logs a warning each time an attribute is written."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(trace.SpanContext(int("1" * 32, 16), 1, is_remote=False))
+        self._logger = logger
+
+    def is_recording(self) -> bool:
+        return True
+
+    def set_attribute(self, key: str, value: object) -> None:
+        self._logger.warning("attribute %s written", key)
+
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 class TestThreads:
