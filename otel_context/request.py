@@ -87,20 +87,12 @@ class Request(NamedTuple):
         present = response_header(name)
         if present is None:
             return name, value
-        self.keep(present)
-        return None
-
-    def keep(self, present: str) -> None:
-        """The application set the correlation header to *present*: it stays (see :meth:`echo`).
-
-        Recorded on the span as ``correlation.response_id`` if it differs from the request's
-        correlation id and passes the inbound validation.
-        """
         span = self.scope.span
-        if present != self.correlation_id and span is not None and self.scope.span_attributes:
+        if present != value and span is not None and self.scope.span_attributes:
             accepted = correlation.accept(present)
             if accepted is not None and span.is_recording():
                 span.set_attribute(CORRELATION_RESPONSE_ID, accepted)
+        return None
 
 
 def begin(

@@ -191,12 +191,9 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
         scope = state.request.scope
         lifecycle.settle_span(scope, scope.identifiers(settling=True))
         config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
-        name, value = state.request.response_header(config)  # Request.echo(), inlined
-        present = header_value(response, name)
-        if present is None:
-            response[name] = value
-        else:  # a correlation header the app set is left as it is
-            state.request.keep(present)
+        echo = state.request.echo(config, functools.partial(header_value, response))
+        if echo is not None:  # a correlation header the app set is left as it is
+            response[echo[0]] = echo[1]
         if config.trace_response_header:
             add_trace_response_header(span, response, config.trace_response_header)
         if wants_hand_over(response):
