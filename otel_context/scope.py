@@ -82,7 +82,7 @@ def as_text(value: object) -> str:
 
 # The scope's lock is taken with acquire() / try / finally: release() rather than ``with``: the
 # same semantics, at 0.9 k CPU instructions a use against 2.0 to 2.5 k (callgrind, CPython 3.11
-# to 3.13), and a request takes it five times. It is re-entrant: a bind writes span attributes
+# to 3.13), and a request takes it four times. It is re-entrant: a bind writes span attributes
 # while holding it, the SDK may log while it does (an attribute over its length limit), and
 # that record's filter or processor reads this scope in the same thread (with a plain lock:
 # a deadlock). Making one costs 0.9 k instructions more than a plain lock; a use, the same.

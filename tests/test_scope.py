@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 
 from otel_context.ended import ENDED_ATTR, ended_fields, mark_ended
 from otel_context.scope import (
@@ -185,6 +186,34 @@ class TestReentry:
             span_logger.removeHandler(handler)
         assert done.is_set(), "the bind never returned: the scope's lock was taken twice"
         assert [(record.trace_id, record.user_id) for record in records] == [("1" * 32, "u-1")]
+
+    def test_the_sdk_with_an_attribute_length_limit(self) -> None:
+        """The real SDK, an id over its attribute length limit, ``OTelContextFilter`` on the
+        SDK's logger: the bind returns, the id is bound whole and the span has it cut. (The SDK
+        logs the cut from 1.45: on that train this is the deadlock the test above stands in
+        for on every train.)"""
+        tracer = TracerProvider(span_limits=SpanLimits(max_attribute_length=8)).get_tracer("t")
+        handler = _Collect([])
+        handler.addFilter(OTelContextFilter())
+        sdk_logger = logging.getLogger("opentelemetry.attributes")
+        sdk_logger.addHandler(handler)
+        bound: list[dict[str, str]] = []
+        spans: list[trace.Span] = []
+
+        def bind_a_long_id() -> None:
+            with tracer.start_as_current_span("task") as span, scoped(RequestScope(span)) as scope:
+                scope.bind({"user.id": "user-0123456789"})
+                bound.append(scope.identifiers())
+                spans.append(span)
+
+        worker = threading.Thread(target=bind_a_long_id, daemon=True)
+        try:
+            worker.start()
+            worker.join(timeout=10)
+        finally:
+            sdk_logger.removeHandler(handler)
+        assert bound == [{"user.id": "user-0123456789"}], "the bind never returned"
+        assert dict(getattr(spans[0], "attributes", None) or {}) == {"user.id": "user-012"}
 
 
 class _LoggingSpan(trace.NonRecordingSpan):
