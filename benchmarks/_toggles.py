@@ -23,6 +23,7 @@ from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace import get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from benchmarks import _rules_floor as rules_floor
 from otel_context import StructlogOTelProcessor
 from otel_context.django.middleware import CORRELATION_PATH, IdentifiersMiddleware
 from otel_context.django.middleware import PATH as MIDDLEWARE_PATH
@@ -44,6 +45,7 @@ STATES: Final[dict[str, frozenset[str]]] = {
     "otel_context": frozenset({"propagator", "hooks", "middleware", "processor"}),
     "effects": frozenset({"effects", "floor"}),
     "derived": frozenset({"derived"}),
+    "rules": frozenset({"rules"}),
 }
 LABELS: Final = {
     "instrumentor": "DjangoInstrumentor alone (otel_context's pieces off)",
@@ -54,6 +56,7 @@ LABELS: Final = {
     "otel_context": "+ `StructlogOTelProcessor` instead: all of otel_context",
     "effects": "effects floor: the same baggage, attributes, header and fields, as constants",
     "derived": "derivation floor: the same values derived from the request, without the rules",
+    "rules": "rules floor: the derivation floor and the least code for each rule kept",
 }
 #: What the effects floor's hooks put where otel_context puts its values.
 EFFECTS_CORRELATION_ID: Final = "0" * 32
@@ -173,6 +176,9 @@ PARTS: Final = {
     "w3c_limits": "otel_context's W3C propagators: the inbound limits and the `tracestate` check",
     "middleware_layer": "`IdentifiersMiddleware`'s own layer in the middleware chain",
 }
+#: piece -> the floor's view hook, put first in Django's list (no middleware layer; the rules
+#: floor's is its layer's).
+_FLOOR_VIEWS: Final = (("derived", derived_process_view),)
 #: What ``BaseHandler.load_middleware()`` sets on the handler.
 _CHAIN_ATTRIBUTES: Final = (
     "_middleware_chain",
@@ -195,14 +201,18 @@ class Toggles:
         self._hooks = (_DjangoMiddleware._otel_request_hook, _DjangoMiddleware._otel_response_hook)
         guarded = _DjangoMiddleware.__call__
         self._calls = (getattr(guarded, "__wrapped__", guarded), guarded)  # (without, with)
+        self._rules_call = rules_floor.guarded(self._calls[0])
         #: (CorrelationMiddleware, IdentifiersMiddleware) -> the handler's chain and lists.
-        self._chains = {
+        self._chains: dict[object, tuple[Any, ...]] = {
             (correlation, identifiers): self._build(
                 handler, correlation=correlation, identifiers=identifiers
             )
             for correlation in (False, True)
             for identifiers in (False, True)
         }
+        self._chains["rules"] = self._build(
+            handler, correlation=True, identifiers=False, correlation_path=rules_floor.LAYER_PATH
+        )
         full_views: list[Any] = handler._view_middleware  # type: ignore[attr-defined]
         self._bare_view = full_views[-1]  # IdentifiersMiddleware's, after the instrumentation's
         if not isinstance(getattr(self._bare_view, "__self__", None), IdentifiersMiddleware):
@@ -210,6 +220,9 @@ class Toggles:
             raise TypeError(msg)
         self._textmap = propagate.get_global_textmap()
         self._w3c = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+        self._rules_textmap = CompositePropagator(
+            [TraceContextTextMapPropagator(), W3CBaggagePropagator(), rules_floor.ScopeBaggage()]
+        )
         self._processors: list[Processor] = structlog.get_config()["processors"]
         self._slot = next(
             i for i, p in enumerate(self._processors) if isinstance(p, StructlogOTelProcessor)
@@ -218,15 +231,29 @@ class Toggles:
             "processor": self._processors[self._slot],
             "floor": floor,
             "derived": cast("Processor", derived_processor),
+            "rules": cast("Processor", rules_floor.processor),
         }
 
     @staticmethod
-    def _build(handler: WSGIHandler, *, correlation: bool, identifiers: bool) -> tuple[Any, ...]:
-        """The handler's middleware with or without each of otel_context's two (then put back)."""
+    def _build(
+        handler: WSGIHandler,
+        *,
+        correlation: bool,
+        identifiers: bool,
+        correlation_path: str = CORRELATION_PATH,
+    ) -> tuple[Any, ...]:
+        """The handler's middleware with or without each of otel_context's two (then put back).
+
+        *correlation_path*: the middleware listed where ``CorrelationMiddleware`` is.
+        """
         full = list(settings.MIDDLEWARE)
         left_out = {CORRELATION_PATH} if not correlation else set()
         left_out |= {MIDDLEWARE_PATH} if not identifiers else set()
-        settings.MIDDLEWARE = [path for path in full if path not in left_out]
+        settings.MIDDLEWARE = [
+            correlation_path if path == CORRELATION_PATH else path
+            for path in full
+            if path not in left_out
+        ]
         try:
             handler.load_middleware()
             return tuple(getattr(handler, name) for name in _CHAIN_ATTRIBUTES)
@@ -247,32 +274,43 @@ class Toggles:
         if unknown:
             msg = f"unknown parts {sorted(unknown)}; known: {sorted(PARTS)}"
             raise ValueError(msg)
-        hooks: tuple[Any, Any] = (None, None)
-        if "hooks" in pieces:
-            hooks = self._hooks
-        elif "effects" in pieces:
-            hooks = (effects_request_hook, effects_response_hook)
-        elif "derived" in pieces:
-            hooks = (derived_request_hook, derived_response_hook)
-        self._otel_middleware._otel_request_hook, self._otel_middleware._otel_response_hook = hooks
-        self._otel_middleware.__call__ = self._calls["hooks" in pieces and "guard" not in left_out]
+        self._set_hooks(pieces, left_out)
         textmap: Any = self._w3c
         if "propagator" in pieces:
             textmap = self._textmap
             if "w3c_limits" in left_out:
                 textmap = type(self._textmap)(self._w3c)  # type: ignore[call-arg]
+        if "rules" in pieces:
+            textmap = self._rules_textmap
         propagate.set_global_textmap(textmap)
         layer = "middleware" in pieces and "middleware_layer" not in left_out
         chain = self._chains["hooks" in pieces and "correlation_middleware" not in left_out, layer]
+        if "rules" in pieces:
+            chain = self._chains["rules"]
         for name, value in zip(_CHAIN_ATTRIBUTES, chain, strict=True):
             setattr(self._handler, name, value)
         views: list[Any] = list(self._handler._view_middleware)  # type: ignore[attr-defined]
-        if "derived" in pieces:
-            views.insert(0, derived_process_view)
+        views[:0] = [view for piece, view in _FLOOR_VIEWS if piece in pieces]
         if "middleware" in pieces and not layer:
             views.append(self._bare_view)
         self._handler._view_middleware = views  # type: ignore[attr-defined]
         self._set_processor(pieces)
+
+    def _set_hooks(self, pieces: frozenset[str], left_out: frozenset[str]) -> None:
+        """The instrumentation's hooks and ``__call__`` for *pieces*."""
+        floors = {
+            "hooks": self._hooks,
+            "effects": (effects_request_hook, effects_response_hook),
+            "derived": (derived_request_hook, derived_response_hook),
+            "rules": (rules_floor.request_hook, rules_floor.response_hook),
+        }
+        hooks = next((floors[piece] for piece in floors if piece in pieces), (None, None))
+        self._otel_middleware._otel_request_hook, self._otel_middleware._otel_response_hook = hooks
+        self._otel_middleware.__call__ = (
+            self._rules_call
+            if "rules" in pieces
+            else self._calls["hooks" in pieces and "guard" not in left_out]
+        )
 
     def _set_processor(self, pieces: frozenset[str]) -> None:
         chosen = [self._choices[name] for name in self._choices if name in pieces]
@@ -287,10 +325,10 @@ def expected(pieces: frozenset[str], span_ids: dict[str, str], cid: str | None) 
     """Fields each view event must carry in a state (``None``: must be absent)."""
     if "floor" in pieces:
         return {"trace_id": "0" * 31 + "1"}
-    if not pieces & {"processor", "derived"}:
+    if not pieces & {"processor", "derived", "rules"}:
         return {"trace_id": None, "correlation.id": None}
     fields: dict[str, Any] = {**span_ids, "correlation.id": cid}
-    if pieces & {"middleware", "derived"}:
+    if pieces & {"middleware", "derived", "rules"}:
         fields |= {"organisation.id": "7", "project.id": "12"}
     return fields
 
@@ -299,7 +337,7 @@ def problems(
     pieces: frozenset[str], events: list[dict[str, Any]], cid: str | None, span_ids: dict[str, str]
 ) -> list[str]:
     """What is wrong with one request's view events and correlation header in a state."""
-    echoes = bool(pieces & {"hooks", "effects", "derived"})
+    echoes = bool(pieces & {"hooks", "effects", "derived", "rules"})
     found = [] if (cid is not None) == echoes else [f"Correlation-Id {cid!r}"]
     want = expected(pieces, span_ids, cid)
     return found + [

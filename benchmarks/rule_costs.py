@@ -4,7 +4,8 @@
 (``benchmarks._rule_costs_worker``) counts blocks of N requests (default 200, after 20
 warm-up) in figure C′'s ``otel_context`` state, alternating with blocks that take one rule of
 ``benchmarks._rule_costs.RULES`` out (or leave one part of ``benchmarks._toggles.PARTS`` out:
-otel_context's middleware layers, guard and propagators), then the derivation floor. A rule's
+otel_context's middleware layers, guard and propagators), then the derivation floor and the
+rules floor (``benchmarks._rules_floor``: the least code for the rules kept). A rule's
 cost is the mean of the two ``otel_context`` blocks around it minus its block, in
 instructions a request.
 """
@@ -18,7 +19,7 @@ from benchmarks._toggles import PARTS
 from benchmarks.event_instructions import segments
 
 BASE = "otel_context"
-FLOOR = "derived"
+FLOORS = {"derived": "the derivation floor instead", "rules": "the rules floor instead"}
 
 
 def blocks() -> list[str]:
@@ -26,7 +27,10 @@ def blocks() -> list[str]:
     layout = [BASE]
     for rule in [*RULES, *PARTS]:
         layout += [f"{BASE}+{rule}", BASE]
-    return [*layout, f"{BASE}+{'+'.join([*RULES, *PARTS])}", BASE, FLOOR, BASE]
+    layout += [f"{BASE}+{'+'.join([*RULES, *PARTS])}", BASE]
+    for floor in FLOORS:
+        layout += [floor, BASE]
+    return layout
 
 
 def run(requests: int) -> dict[str, float]:
@@ -55,7 +59,7 @@ def main(argv: list[str]) -> int:
     print("| --- | --- | --- |")
     for block, cost in found.items():
         rule = block.removeprefix(f"{BASE}+")
-        other = "all of the above" if "+" in rule else "the derivation floor instead"
+        other = "all of the above" if "+" in rule else FLOORS.get(rule, rule)
         label = RULES[rule][0] if rule in RULES else PARTS.get(rule, other)
         print(f"| {label} (`{rule}`) | {cost:+.1f} | {cost / base * 100:+.2f} % |")
     return 0

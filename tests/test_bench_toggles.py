@@ -28,6 +28,7 @@ def test_the_derivation_floor_is_checked_for_every_value_otel_context_adds() -> 
     derived = expected(STATES["derived"], span_ids, "c" * 32)
     assert derived == ours
     assert {"organisation.id", "project.id", "correlation.id", "trace_id"} <= derived.keys()
+    assert expected(STATES["rules"], span_ids, "c" * 32) == ours
 
 
 def test_every_rule_taken_out_still_passes_the_check_and_is_put_back() -> None:
@@ -55,6 +56,7 @@ def test_every_rule_taken_out_still_passes_the_check_and_is_put_back() -> None:
         *(f"otel_context+{rule}" for rule in [*RULES, *PARTS]),
         f"otel_context+{'+'.join(PARTS)}",
         "derived",
+        "rules",
     ]
     done = _worker("benchmarks._rule_costs_worker", "1", "2", *blocks)
     assert done.returncode == 0, done.stderr[-3000:]
