@@ -206,7 +206,7 @@ class IdentifierPropagator(textmap.TextMapPropagator):
         """
         base = current_context() if context is None else context
         extracted = self.inner.extract(carrier, base, getter)
-        return gate(base, extracted)
+        return extracted if extracted is base else gate(base, extracted)  # gate()'s first test
 
     def inject(
         self,

@@ -144,6 +144,7 @@ class _WithoutTracestate(textmap.Getter[textmap.CarrierT]):
 
 
 _TRACESTATE: Final = "tracestate"
+_TRACEPARENT: Final = TraceContextTextMapPropagator._TRACEPARENT_HEADER_NAME  # noqa: SLF001
 
 
 class SafeTraceContextPropagator(TraceContextTextMapPropagator):
@@ -163,6 +164,8 @@ class SafeTraceContextPropagator(TraceContextTextMapPropagator):
     ) -> Context:
         """Extract ``traceparent`` as the SDK does, then the valid ``tracestate`` entries."""
         base = Context() if context is None else context
+        if not getter.get(carrier, _TRACEPARENT):
+            return base  # as the SDK answers a carrier without one (most requests): one read
         extracted = super().extract(carrier, base, _WithoutTracestate(getter))
         if extracted is base:
             return extracted  # no valid traceparent (most requests): no span to read either
