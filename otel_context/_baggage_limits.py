@@ -36,6 +36,8 @@ OVER_LIMIT_ATTRIBUTE: Final = "otel_context.baggage.over_limit"
 #: Span attribute: outbound entries left out of ``baggage`` by the limits (on the client span).
 OUTBOUND_OVER_LIMIT_ATTRIBUTE: Final = "otel_context.baggage.outbound.over_limit"
 _CUT_KEY: Final = create_key("otel_context.baggage.over_limit")
+#: The context key of :func:`cut_count` (read directly by ``request.begin``).
+CUT_KEY: Final = _CUT_KEY
 #: An entry encodes to at most 12 characters per character (4 UTF-8 bytes, each ``%XX``).
 _WORST_CASE_GROWTH: Final = 12
 

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 _INBOUND_KEY: Final = create_key("otel_context.baggage.inbound")
+#: The context key of the entries :func:`gate` held back (read directly by ``request.begin``).
+INBOUND_KEY: Final = _INBOUND_KEY
 _ABSENT: Final = object()
 #: The context key of the OTel baggage: the per-request reads without ``baggage``'s calls.
 BAGGAGE_KEY: Final[str] = _private.resolve(_private.BAGGAGE_KEY)

@@ -13,14 +13,14 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
 
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
 
 from otel_context import correlation
-from otel_context._baggage_limits import MAX_MEMBERS, OVER_LIMIT_ATTRIBUTE, cut_count
-from otel_context._inbound_gate import BAGGAGE_KEY, forget, inbound_entries
+from otel_context._baggage_limits import CUT_KEY, MAX_MEMBERS, OVER_LIMIT_ATTRIBUTE, cut_count
+from otel_context._inbound_gate import BAGGAGE_KEY, INBOUND_KEY, forget, inbound_entries
 from otel_context.attributes import CORRELATION_ID, CORRELATION_RESPONSE_ID
 from otel_context.baggage import InboundBaggage, filter_inbound, peer_is_trusted
 from otel_context.processors import _current_context as current_context  # get_current(), 1 call
@@ -45,6 +45,7 @@ _logger = logging.getLogger(__name__)
 DROPPED_ATTRIBUTE = "otel_context.baggage.dropped"
 _NONE = InboundBaggage()  # read-only: what a request without inbound baggage brings
 HeaderGetter = Callable[[str], "str | None"]
+_R = TypeVar("_R")
 
 
 class Request(NamedTuple):
@@ -60,16 +61,9 @@ class Request(NamedTuple):
     #: The request header the correlation id came in, ``None`` if generated.
     correlation_header: str | None
 
-    def response_header(self, config: Config) -> tuple[str, str]:
-        """The response header (name, value) that echoes the correlation id."""
-        name = (
-            config.correlation_id_response_header
-            or self.correlation_header
-            or config.correlation_id_headers[0]
-        )
-        return name, self.correlation_id
-
-    def echo(self, config: Config, response_header: HeaderGetter) -> tuple[str, str] | None:
+    def echo(
+        self, config: Config, read_header: Callable[[_R, str], str | None], response: _R
+    ) -> tuple[str, str] | None:
         """The correlation header to add to the response, or ``None``: the application set it.
 
         A header the application (or another middleware) already set is left exactly as it is:
@@ -81,10 +75,18 @@ class Request(NamedTuple):
 
         Args:
             config: The resolved configuration.
-            response_header: Reads a header the response already has (``None`` if absent).
+            read_header: ``read_header(response, name)``: a header the response already has
+                (``None`` if absent). With the response beside it, so that no closure is made
+                per request.
+            response: The framework's response (or its headers).
         """
-        name, value = self.response_header(config)
-        present = response_header(name)
+        name = (  # the header the id is echoed in
+            config.correlation_id_response_header
+            or self.correlation_header
+            or config.correlation_id_headers[0]
+        )
+        value = self.correlation_id
+        present = read_header(response, name)
         if present is None:
             return name, value
         span = self.scope.span
@@ -116,6 +118,47 @@ def begin(
         What :func:`end` needs; the adapter keeps it on its request object.
     """
     current = current_context()  # read once: each API call below would read it again
+    if (
+        current.get(BAGGAGE_KEY) or current.get(INBOUND_KEY) is not None or current.get(CUT_KEY)
+    ):  # inbound baggage: filtered, cleared, counted
+        return _begin_inbound(span, get_header, peer, config, correlation_id)
+    # Most requests bring no baggage: nothing to filter, clear or count (measured: ~4 % of a
+    # traced request's cost; see benchmarks/RESULTS.md, figure C).
+    if correlation_id is None:
+        trusted_peer = config.trust_correlation_id and peer_is_trusted(
+            peer, config.trusted_networks
+        )
+        correlation_id = correlation_from_headers(get_header, config, trusted_peer=trusted_peer)
+    cid, header = correlation_id
+    scope = request_scope(span, config, cid)
+    values = dict(current)  # request_context() with no baggage to keep: one call less
+    values[BAGGAGE_KEY] = {CORRELATION_ID: cid}
+    values[SCOPE_KEY] = scope
+    token = otel_context.attach(otel_context.Context(values))
+    return _new_request((scope, token, cid, header))  # Request(scope, token, cid, header)
+
+
+def request_scope(span: Span, config: Config, correlation_id: str) -> RequestScope:
+    """A request's scope: its correlation id bound as the application's from the start."""
+    return RequestScope(
+        span,
+        span_attributes=config.span_attributes,
+        keys=config.server_owned,
+        settle_at_end=True,
+        # what bind() would store, without its lock and loop
+        first=(CORRELATION_ID, correlation_id[:MAX_VALUE_LENGTH]) if correlation_id else None,
+    )
+
+
+def _begin_inbound(
+    span: Span,
+    get_header: HeaderGetter,
+    peer: str | None,
+    config: Config,
+    correlation_id: tuple[str, str | None] | None,
+) -> Request:
+    """:func:`begin` for a request whose context holds baggage (or what the gate held back)."""
+    current = current_context()
     entries = inbound_entries(current)  # as extracted, with what the propagator held back
     over_limit = cut_count(current)
     if len(entries) > MAX_MEMBERS:  # extracted by another codec than ours (see propagation)
@@ -123,21 +166,14 @@ def begin(
         entries = dict(list(entries.items())[:MAX_MEMBERS])
     trusting = config.trust_upstream_identifiers or config.trust_correlation_id
     trusted_peer = trusting and peer_is_trusted(peer, config.trusted_networks)
-    # Most requests bring no baggage: skip the filter and the clearing then (measured: ~4 %
-    # of a traced request's cost; see benchmarks/RESULTS.md, figure C).
+    # A context with only a cut count brings no entries: no filter, no clearing then.
     inbound = filter_inbound(entries, config, trusted_peer=trusted_peer) if entries else _NONE
     cid, header = correlation_id or correlation_from_headers(
         get_header, config, trusted_peer=trusted_peer
     )
     if header is None and CORRELATION_ID in inbound.identifiers:
         cid = inbound.identifiers[CORRELATION_ID]  # a trusted upstream hop's id
-    scope = RequestScope(
-        span,
-        span_attributes=config.span_attributes,
-        keys=config.server_owned,
-        settle_at_end=True,
-        first=(CORRELATION_ID, cid[:MAX_VALUE_LENGTH]) if cid else None,  # bind()'s, unlocked
-    )
+    scope = request_scope(span, config, cid)
     if inbound.identifiers:  # the lowest rank: the correlation id above replaces theirs
         scope.bind(inbound.identifiers, UPSTREAM)
     context = forget(baggage.clear(current)) if entries else current
@@ -203,10 +239,17 @@ def settle_span(scope: RequestScope, ids: dict[str, str] | None = None) -> None:
     ``scope.identifiers(settling=True)``; by default they are read here that way.
     """
     ids = scope.identifiers(settling=True) if ids is None else ids
-    found = _recorded_attributes(scope)
-    if found is None:
+    span = scope.span
+    if span is None or not scope.span_attributes or not span.is_recording():
         return
-    span, attrs = found
+    # The SDK span's own dict (_private.ATTRIBUTES_DICT): its public ``attributes`` cost 8 k
+    # CPU instructions a request more (a mappingproxy, a Python-level __iter__ under a lock).
+    # Read while the GIL is held, without the span's lock, as the SDK's __getitem__ reads it.
+    attrs = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(attrs) is not dict:
+        attrs = _public_attributes(span)
+        if attrs is None:
+            return
     try:
         # The span's keys iterated once (the SDK's attributes answer a missing key's get()
         # with a KeyError raised and caught in Python), and only the application's read back.
@@ -224,22 +267,13 @@ def settle_span(scope: RequestScope, ids: dict[str, str] | None = None) -> None:
         _logger.exception("otel_context: settling the span's identifier attributes failed")
 
 
-def _recorded_attributes(scope: RequestScope) -> tuple[Span, Mapping[str, object]] | None:
-    """The scope's span and its attributes, if it records them and they can be read."""
-    span = scope.span
-    if span is None or not scope.span_attributes or not span.is_recording():
-        return None
-    # The SDK span's own dict (_private.ATTRIBUTES_DICT): its public ``attributes`` cost 8 k
-    # CPU instructions a request more (a mappingproxy, a Python-level __iter__ under a lock).
-    # Read while the GIL is held, without the span's lock, as the SDK's __getitem__ reads it.
-    own = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if type(own) is dict:
-        return span, own
-    attrs = getattr(span, "attributes", None)  # another SDK's spans; the API's have none
+def _public_attributes(span: Span) -> Mapping[str, object] | None:
+    """The span's attributes through its public API (another SDK's spans; the API's have none)."""
+    attrs = getattr(span, "attributes", None)
     # The SDK's mappingproxy first: registered with Mapping directly, it never enters the ABC
     # cache, so isinstance() costs 3 Python calls on every request.
     if type(attrs) is MappingProxyType or isinstance(attrs, Mapping):
-        return span, attrs
+        return attrs
     return None
 
 

@@ -128,7 +128,7 @@ class TestEcho:
     def test_echoed_when_the_response_has_no_such_header(self, tracer: trace.Tracer) -> None:
         """Nothing of the app's: the header the id came in, with the id."""
         with tracer.start_as_current_span("req") as span:
-            echo = _request(span).echo(conf.build_config(setting={}, environ={}), {}.get)
+            echo = _request(span).echo(conf.build_config(setting={}, environ={}), _read, {})
         assert echo == ("X-Request-ID", "abc-1")
         assert "correlation.response_id" not in (span.attributes or {})
 
@@ -148,7 +148,7 @@ class TestEcho:
         """The app's value wins; the span records it only if it passes inbound validation."""
         config = conf.build_config(setting={}, environ={})
         with tracer.start_as_current_span("req") as span:
-            echo = _request(span).echo(config, {"X-Request-ID": app_value}.get)
+            echo = _request(span).echo(config, _read, {"X-Request-ID": app_value})
         assert echo is None
         assert (span.attributes or {}).get("correlation.response_id") == recorded
 
@@ -158,5 +158,10 @@ class TestEcho:
         with tracer.start_as_current_span("req") as span:
             request = _request(span)
             request.scope.span_attributes = False
-            assert request.echo(config, {"X-Request-ID": "app-2"}.get) is None
+            assert request.echo(config, _read, {"X-Request-ID": "app-2"}) is None
         assert not span.attributes
+
+
+def _read(headers: dict[str, str], name: str) -> str | None:
+    """A response's headers as ``Request.echo`` reads them."""
+    return headers.get(name)

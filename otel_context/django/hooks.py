@@ -99,10 +99,19 @@ def establish_correlation_id(request: HttpRequest) -> None:
     try:
         config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
         meta = request.META
+        names = meta_names(config.correlation_id_headers)
+        if names.keys().isdisjoint(meta.keys()):  # no correlation header: the common request
+            generator = config.correlation_id_generator
+            cid = (
+                correlation.random_id()
+                if generator is correlation.random_id
+                else correlation.generate(generator)
+            )
+            request.__dict__[CORRELATION_ATTR] = (cid, None)
+            return
         trusted = config.trust_correlation_id and peer_is_trusted(
             meta.get("REMOTE_ADDR"), config.trusted_networks
         )
-        names = meta_names(config.correlation_id_headers)
         cid, key = correlation.from_headers(
             meta.get, names, trusted=trusted, generator=config.correlation_id_generator
         )  # lifecycle.correlation_from_headers, reading META by its own keys
@@ -181,30 +190,31 @@ def response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> N
     state = request.__dict__.pop(STATE_ATTR, None)
     if not isinstance(state, RequestState):
         return
+    begun = state.request
+    scope = begun.scope
     handed_over = False
     try:
         # Django logs a returned 4xx after this: its record finds the ids on the request.
-        mark_ended(request, state.request.scope, span)
-        if state.request.scope.held is not None:
-            state.request.scope.held.status = response.status_code
+        mark_ended(request, scope, span)
+        if scope.held is not None:
+            scope.held.status = response.status_code
         # the user may have been loaded since the last log event: refresh (once), then settle
-        scope = state.request.scope
         lifecycle.settle_span(scope, scope.identifiers(settling=True))
         config = conf._cached or get_config()  # noqa: SLF001 - per request: no call
-        echo = state.request.echo(config, functools.partial(header_value, response))
+        echo = begun.echo(config, header_value, response)
         if echo is not None:  # a correlation header the app set is left as it is
             response[echo[0]] = echo[1]
         if config.trace_response_header:
             add_trace_response_header(span, response, config.trace_response_header)
-        if wants_hand_over(response):
-            hand_over(response, state.request.scope, span)  # type: ignore[arg-type]
+        if getattr(response, "streaming", False) and wants_hand_over(response):
+            hand_over(response, scope, span)  # type: ignore[arg-type]
             handed_over = True
     except Exception:
         _logger.exception("otel_context: response_hook failed")
     finally:
         if not handed_over:  # else the body's wrapper closes the scope
-            state.request.scope.close()  # lifecycle.end(), inlined: per request
-        otel_context.detach(state.request.token)
+            scope.close()  # lifecycle.end(), inlined: per request
+        otel_context.detach(begun.token)
 
 
 def finish_abandoned(middleware: Any, request: HttpRequest, error: BaseException) -> None:

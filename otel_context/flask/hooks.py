@@ -196,7 +196,7 @@ def _on_response(environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> No
             retry, state.retry = state.retry, ()
             resolved = run_resolvers(retry, state.config.resolvers, flask.request)
             bind_derived(state.request.scope, {}, resolved, state.config.resolvers.over_url)
-        echo = state.request.echo(state.config, lambda name: _response_header(headers, name))
+        echo = state.request.echo(state.config, _response_header, headers)
         if echo is not None:  # a correlation header the app set is left as it is
             headers.append(echo)
     except Exception:

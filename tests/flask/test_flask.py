@@ -562,10 +562,12 @@ class TestNeverRaises:
     ) -> None:
         """The echo raising: response served without the header, the scope still ends."""
 
-        def broken(self: lifecycle.Request, config: conf.Config) -> tuple[str, str]:
+        def broken(
+            self: lifecycle.Request, config: conf.Config, reader: object, response: object
+        ) -> tuple[str, str]:
             raise RuntimeError
 
-        monkeypatch.setattr(lifecycle.Request, "response_header", broken)
+        monkeypatch.setattr(lifecycle.Request, "echo", broken)
         response = client.get("/plain")
         assert response.status_code == 200
         assert "Correlation-Id" not in response.headers
