@@ -81,7 +81,10 @@ def main(argv: list[str]) -> int:
     """Check the set-up, then per state: warm up, marker, N requests."""
     warmup, count = int(argv[0]), int(argv[1])
     spec = Setup.parse("otel_context")
-    handler, provider, exporter = worker.setup(spec)
+    handler, provider, exporter = worker.setup(spec, flush_only=True)
+    if provider is None:
+        msg = "otel_context's configuration has no provider"
+        raise SystemExit(msg)
     found = worker.check(spec, handler, provider, exporter)
     if found:
         print(found, file=sys.stderr)
@@ -92,11 +95,13 @@ def main(argv: list[str]) -> int:
             environ = apply(state, worker.base_environ())
             for _ in range(warmup):
                 worker.request(handler, environ)
+            provider.force_flush()
             gc.collect()
             gc.freeze()  # what is alive now is never traversed again: no drift from old objects
             os.getppid()  # the dump marker
             for _ in range(count):
                 worker.request(handler, environ)
+            provider.force_flush()  # each block exports exactly its own spans (flush_only)
             os.getppid()  # the block ends here: the next state's set-up is not counted in it
     return 0
 
