@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from django.contrib.auth.models import User
 from django.http import HttpResponse
 from django.test import RequestFactory
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from django.http import HttpRequest
-
-import pytest
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import pytest
 from opentelemetry import trace
@@ -178,12 +179,7 @@ class TestReentry:
                 scope.bind({"user.id": "u-1"})
                 done.set()
 
-        worker = threading.Thread(target=bind_in_a_scope, daemon=True)
-        try:
-            worker.start()
-            worker.join(timeout=10)
-        finally:
-            span_logger.removeHandler(handler)
+        _run_with_handler(bind_in_a_scope, span_logger, handler)
         assert done.is_set(), "the bind never returned: the scope's lock was taken twice"
         assert [(record.trace_id, record.user_id) for record in records] == [("1" * 32, "u-1")]
 
@@ -206,14 +202,22 @@ class TestReentry:
                 bound.append(scope.identifiers())
                 spans.append(span)
 
-        worker = threading.Thread(target=bind_a_long_id, daemon=True)
-        try:
-            worker.start()
-            worker.join(timeout=10)
-        finally:
-            sdk_logger.removeHandler(handler)
+        _run_with_handler(bind_a_long_id, sdk_logger, handler)
         assert bound == [{"user.id": "user-0123456789"}], "the bind never returned"
         assert dict(getattr(spans[0], "attributes", None) or {}) == {"user.id": "user-012"}
+
+
+def _run_with_handler(
+    target: Callable[[], None], logger: logging.Logger, handler: logging.Handler
+) -> None:
+    """Run *target* in a thread (a deadlock there must not hang the suite: 10 s at most),
+    then take *handler* off *logger*."""
+    worker = threading.Thread(target=target, daemon=True)
+    try:
+        worker.start()
+        worker.join(timeout=10)
+    finally:
+        logger.removeHandler(handler)
 
 
 class _LoggingSpan(trace.NonRecordingSpan):
